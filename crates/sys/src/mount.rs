@@ -1,0 +1,179 @@
+//! Mounts and safe path resolution inside a container's rootfs.
+//!
+//! Paths inside the rootfs are opened with `openat2(RESOLVE_IN_ROOT)`, so
+//! symlinks (even ones swapped in during setup) resolve as if the rootfs were
+//! `/` and can never lead out of it; mounts then target the opened fd through
+//! `/proc/self/fd/N` rather than a path that could change underneath us.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::mount::MsFlags;
+use nix::sys::stat::{Mode, SFlag};
+
+/// mount(2). `flags` are raw MS_* bits.
+pub fn mount(source: Option<&str>, target: &Path, fstype: Option<&str>, flags: u64, data: Option<&str>) -> Result<(), Errno> {
+    nix::mount::mount(source, target, fstype, MsFlags::from_bits_retain(flags), data)
+}
+
+pub fn umount_detach(target: &Path) -> Result<(), Errno> {
+    nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH)
+}
+
+/// The path that names an open fd for mount(2): `/proc/self/fd/N`.
+pub fn fd_path(fd: &impl AsRawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Opens a directory as an O_PATH handle.
+pub fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {
+    nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+}
+
+fn how(flags: OFlag) -> OpenHow {
+    OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS)
+}
+
+/// Opens `rel` (absolute paths are taken as relative) inside `root` as O_PATH.
+pub fn open_in_root(root: &impl AsFd, rel: &Path) -> Result<OwnedFd, Errno> {
+    let rel = strip_root(rel);
+    nix::fcntl::openat2(root.as_fd(), rel.as_path(), how(OFlag::O_PATH))
+}
+
+/// Opens `rel` inside `root` with explicit flags (e.g. O_RDONLY for reading).
+pub fn open_in_root_with(root: &impl AsFd, rel: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
+    let rel = strip_root(rel);
+    nix::fcntl::openat2(root.as_fd(), rel.as_path(), how(flags))
+}
+
+fn strip_root(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from(".");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => out.push(".."),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Creates every missing directory of `rel` inside `root` (symlinks resolved
+/// within the root) and returns an O_PATH fd of the last one.
+pub fn mkdir_all_in_root(root: &impl AsFd, rel: &Path, mode: u32) -> Result<OwnedFd, Errno> {
+    let mut cur = PathBuf::from(".");
+    let mut fd = nix::fcntl::openat2(root.as_fd(), ".", how(OFlag::O_PATH | OFlag::O_DIRECTORY))?;
+    for c in strip_root(rel).components().skip(1) {
+        cur.push(c);
+        match nix::fcntl::openat2(root.as_fd(), cur.as_path(), how(OFlag::O_PATH | OFlag::O_DIRECTORY)) {
+            Ok(next) => fd = next,
+            Err(Errno::ENOENT) => {
+                let name = c.as_os_str();
+                match nix::sys::stat::mkdirat(&fd, name, Mode::from_bits_truncate(mode)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(e),
+                }
+                fd = nix::fcntl::openat2(root.as_fd(), cur.as_path(), how(OFlag::O_PATH | OFlag::O_DIRECTORY))?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(fd)
+}
+
+/// Ensures a mountpoint exists at `rel` inside `root`: a directory, or an
+/// empty regular file when `file` is set. Returns an O_PATH fd to it.
+pub fn make_mountpoint(root: &impl AsFd, rel: &Path, file: bool) -> Result<OwnedFd, Errno> {
+    if let Ok(fd) = open_in_root(root, rel) {
+        return Ok(fd);
+    }
+    if !file {
+        return mkdir_all_in_root(root, rel, 0o755);
+    }
+    let parent = rel.parent().unwrap_or(Path::new("/"));
+    let dir = mkdir_all_in_root(root, parent, 0o755)?;
+    let name = rel.file_name().ok_or(Errno::EINVAL)?;
+    // Re-open the parent as a real directory fd to create the file in it.
+    let dirfd = nix::fcntl::openat(&dir, ".", OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
+    match nix::fcntl::openat(
+        &dirfd,
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    ) {
+        Ok(f) => drop(f),
+        Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e),
+    }
+    open_in_root(root, rel)
+}
+
+/// Creates a device node (or replaces nothing if it exists) inside the dir `dir`.
+pub fn mknod_at(dir: &impl AsFd, name: &Path, kind: SFlag, perm: u32, major: u64, minor: u64) -> Result<(), Errno> {
+    let dev = nix::sys::stat::makedev(major, minor);
+    nix::sys::stat::mknodat(dir.as_fd(), name, kind, Mode::from_bits_truncate(perm), dev)
+}
+
+pub fn symlink_at(target: &Path, dir: &impl AsFd, name: &Path) -> Result<(), Errno> {
+    nix::unistd::symlinkat(target, dir.as_fd(), name)
+}
+
+/// File type of an opened path.
+pub fn fd_kind(fd: &impl AsFd) -> Result<SFlag, Errno> {
+    let st = nix::sys::stat::fstat(fd.as_fd())?;
+    Ok(SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()))
+}
+
+/// Moves the root of the mount namespace to the current directory's mount
+/// and detaches the old root (the `pivot_root(".", ".")` idiom).
+pub fn pivot_to_cwd() -> Result<(), Errno> {
+    nix::unistd::pivot_root(".", ".")?;
+    nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)?;
+    nix::unistd::chdir("/")
+}
+
+/// chroot-style switch used with `--no-pivot`: move the rootfs mount over `/`.
+pub fn move_root_to_cwd() -> Result<(), Errno> {
+    nix::mount::mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)?;
+    nix::unistd::chroot(".")?;
+    nix::unistd::chdir("/")
+}
+
+pub fn chdir(p: &Path) -> Result<(), Errno> {
+    nix::unistd::chdir(p)
+}
+
+pub fn fchdir(fd: &impl AsFd) -> Result<(), Errno> {
+    nix::unistd::fchdir(fd.as_fd())
+}
+
+/// Mount flags of the mount containing `path` (statvfs f_flag → MS_* bits
+/// that matter for a read-only remount).
+pub fn mount_flags(path: &Path) -> Result<u64, Errno> {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let f = statvfs(path)?.flags();
+    let mut ms = 0u64;
+    for (fs, m) in [
+        (FsFlags::ST_RDONLY, libc::MS_RDONLY),
+        (FsFlags::ST_NOSUID, libc::MS_NOSUID),
+        (FsFlags::ST_NODEV, libc::MS_NODEV),
+        (FsFlags::ST_NOEXEC, libc::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, libc::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, libc::MS_RELATIME),
+    ] {
+        if f.contains(fs) {
+            ms |= m;
+        }
+    }
+    Ok(ms)
+}
+
+pub fn cstr_of(s: &str) -> Result<std::ffi::CString, Errno> {
+    std::ffi::CString::new(s).map_err(|_| Errno::EINVAL)
+}
+
