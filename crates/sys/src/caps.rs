@@ -48,9 +48,16 @@ const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
 /// Sets the effective, permitted and inheritable sets of the calling thread.
 pub fn set_caps(effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
-    let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
     let data = [
-        CapData { effective: effective as u32, permitted: permitted as u32, inheritable: inheritable as u32 },
+        CapData {
+            effective: effective as u32,
+            permitted: permitted as u32,
+            inheritable: inheritable as u32,
+        },
         CapData {
             effective: (effective >> 32) as u32,
             permitted: (permitted >> 32) as u32,
@@ -59,14 +66,30 @@ pub fn set_caps(effective: u64, permitted: u64, inheritable: u64) -> Result<(), 
     ];
     // SAFETY: header and the two-element data array match the kernel's
     // _LINUX_CAPABILITY_VERSION_3 layout and live across the call.
-    let r = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, data.as_ptr()) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapHeader,
+            data.as_ptr(),
+        )
+    };
     Errno::result(r).map(drop)
 }
 
-/// Clears the ambient set, then raises each capability in `ambient`.
+/// Clears the ambient set, then raises each capability in `ambient`. A
+/// capability missing from the permitted or inheritable set cannot be raised
+/// (EPERM); like runc, such a request is skipped rather than fatal.
 pub fn set_ambient(ambient: u64) -> Result<(), Errno> {
     // SAFETY: prctl(PR_CAP_AMBIENT) takes integers only.
-    let r = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0) };
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
     Errno::result(r)?;
     for cap in 0..=last_cap() {
         if ambient & (1u64 << cap) != 0 {
@@ -80,7 +103,10 @@ pub fn set_ambient(ambient: u64) -> Result<(), Errno> {
                     0,
                 )
             };
-            Errno::result(r)?;
+            match Errno::result(r) {
+                Ok(_) | Err(Errno::EPERM) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(())

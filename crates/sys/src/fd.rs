@@ -11,7 +11,14 @@ use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags};
 /// survive the container's execve (CVE-2024-21626 class).
 pub fn cloexec_from(first: RawFd) -> Result<(), Errno> {
     // SAFETY: close_range takes integers only; CLOSE_RANGE_CLOEXEC closes nothing now.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first as u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     Errno::result(r).map(drop)
 }
 
@@ -56,7 +63,12 @@ pub fn send_fd(sock: &impl AsRawFd, payload: &[u8], fd: RawFd) -> Result<(), Err
 pub fn recv_fd(sock: &impl AsRawFd, buf: &mut [u8]) -> Result<(usize, Option<OwnedFd>), Errno> {
     let mut iov = [std::io::IoSliceMut::new(buf)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = socket::recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    let msg = socket::recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
     let mut got = None;
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = c {

@@ -7,6 +7,8 @@ pub mod fd;
 pub mod mount;
 pub mod process;
 pub mod pty;
+pub mod seccomp;
+pub mod socket;
 
 pub use nix::errno::Errno;
 pub use nix::unistd::Pid;

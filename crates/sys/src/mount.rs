@@ -14,8 +14,20 @@ use nix::mount::MsFlags;
 use nix::sys::stat::{Mode, SFlag};
 
 /// mount(2). `flags` are raw MS_* bits.
-pub fn mount(source: Option<&str>, target: &Path, fstype: Option<&str>, flags: u64, data: Option<&str>) -> Result<(), Errno> {
-    nix::mount::mount(source, target, fstype, MsFlags::from_bits_retain(flags), data)
+pub fn mount(
+    source: Option<&str>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: u64,
+    data: Option<&str>,
+) -> Result<(), Errno> {
+    nix::mount::mount(
+        source,
+        target,
+        fstype,
+        MsFlags::from_bits_retain(flags),
+        data,
+    )
 }
 
 pub fn umount_detach(target: &Path) -> Result<(), Errno> {
@@ -29,7 +41,11 @@ pub fn fd_path(fd: &impl AsRawFd) -> PathBuf {
 
 /// Opens a directory as an O_PATH handle.
 pub fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {
-    nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+    nix::fcntl::open(
+        path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 fn how(flags: OFlag) -> OpenHow {
@@ -69,7 +85,11 @@ pub fn mkdir_all_in_root(root: &impl AsFd, rel: &Path, mode: u32) -> Result<Owne
     let mut fd = nix::fcntl::openat2(root.as_fd(), ".", how(OFlag::O_PATH | OFlag::O_DIRECTORY))?;
     for c in strip_root(rel).components().skip(1) {
         cur.push(c);
-        match nix::fcntl::openat2(root.as_fd(), cur.as_path(), how(OFlag::O_PATH | OFlag::O_DIRECTORY)) {
+        match nix::fcntl::openat2(
+            root.as_fd(),
+            cur.as_path(),
+            how(OFlag::O_PATH | OFlag::O_DIRECTORY),
+        ) {
             Ok(next) => fd = next,
             Err(Errno::ENOENT) => {
                 let name = c.as_os_str();
@@ -77,7 +97,11 @@ pub fn mkdir_all_in_root(root: &impl AsFd, rel: &Path, mode: u32) -> Result<Owne
                     Ok(()) | Err(Errno::EEXIST) => {}
                     Err(e) => return Err(e),
                 }
-                fd = nix::fcntl::openat2(root.as_fd(), cur.as_path(), how(OFlag::O_PATH | OFlag::O_DIRECTORY))?;
+                fd = nix::fcntl::openat2(
+                    root.as_fd(),
+                    cur.as_path(),
+                    how(OFlag::O_PATH | OFlag::O_DIRECTORY),
+                )?;
             }
             Err(e) => return Err(e),
         }
@@ -98,7 +122,12 @@ pub fn make_mountpoint(root: &impl AsFd, rel: &Path, file: bool) -> Result<Owned
     let dir = mkdir_all_in_root(root, parent, 0o755)?;
     let name = rel.file_name().ok_or(Errno::EINVAL)?;
     // Re-open the parent as a real directory fd to create the file in it.
-    let dirfd = nix::fcntl::openat(&dir, ".", OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())?;
+    let dirfd = nix::fcntl::openat(
+        &dir,
+        ".",
+        OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
     match nix::fcntl::openat(
         &dirfd,
         name,
@@ -113,7 +142,14 @@ pub fn make_mountpoint(root: &impl AsFd, rel: &Path, file: bool) -> Result<Owned
 }
 
 /// Creates a device node (or replaces nothing if it exists) inside the dir `dir`.
-pub fn mknod_at(dir: &impl AsFd, name: &Path, kind: SFlag, perm: u32, major: u64, minor: u64) -> Result<(), Errno> {
+pub fn mknod_at(
+    dir: &impl AsFd,
+    name: &Path,
+    kind: SFlag,
+    perm: u32,
+    major: u64,
+    minor: u64,
+) -> Result<(), Errno> {
     let dev = nix::sys::stat::makedev(major, minor);
     nix::sys::stat::mknodat(dir.as_fd(), name, kind, Mode::from_bits_truncate(perm), dev)
 }
@@ -176,4 +212,3 @@ pub fn mount_flags(path: &Path) -> Result<u64, Errno> {
 pub fn cstr_of(s: &str) -> Result<std::ffi::CString, Errno> {
     std::ffi::CString::new(s).map_err(|_| Errno::EINVAL)
 }
-

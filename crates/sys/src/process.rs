@@ -104,7 +104,11 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
 /// Waits until the process behind `pidfd` exits, at most `timeout_ms`.
 /// Returns true if it exited.
 pub fn pidfd_wait(pidfd: &OwnedFd, timeout_ms: i32) -> Result<bool, Errno> {
-    let mut pfd = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
     loop {
         // SAFETY: `pfd` is a valid pollfd array of length 1 for the call.
         let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
@@ -122,7 +126,13 @@ pub fn pidfd_wait(pidfd: &OwnedFd, timeout_ms: i32) -> Result<bool, Errno> {
 pub fn pidfd_kill(pidfd: &OwnedFd, sig: i32) -> Result<(), Errno> {
     // SAFETY: NULL siginfo is allowed; no other memory arguments.
     let r = unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0)
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<u8>(),
+            0,
+        )
     };
     Errno::result(r).map(drop)
 }
@@ -144,7 +154,8 @@ pub fn set_no_new_privs() -> Result<(), Errno> {
 /// Kill this process when its parent dies (used by helpers, not the init).
 pub fn set_parent_death_signal(sig: i32) -> Result<(), Errno> {
     // SAFETY: prctl(PR_SET_PDEATHSIG) takes integers only.
-    Errno::result(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) }).map(drop)
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) })
+        .map(drop)
 }
 
 pub fn setsid() -> Result<(), Errno> {
@@ -166,10 +177,20 @@ pub fn umask(mask: u32) {
 
 /// Sets a resource limit on the calling process.
 pub fn setrlimit(resource: i32, soft: u64, hard: u64) -> Result<(), Errno> {
-    let lim = libc::rlimit64 { rlim_cur: soft, rlim_max: hard };
+    let lim = libc::rlimit64 {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
     // SAFETY: `lim` is a valid rlimit64 for the call; old limit pointer NULL.
-    Errno::result(unsafe { libc::prlimit64(0, resource as libc::__rlimit_resource_t, &lim, std::ptr::null_mut()) })
-        .map(drop)
+    Errno::result(unsafe {
+        libc::prlimit64(
+            0,
+            resource as libc::__rlimit_resource_t,
+            &lim,
+            std::ptr::null_mut(),
+        )
+    })
+    .map(drop)
 }
 
 /// Sets real, effective and saved ids and the supplementary groups.
@@ -195,7 +216,11 @@ pub fn execve(path: &CString, args: &[CString], env: &[CString]) -> Errno {
 pub fn block_all_signals() -> Result<nix::sys::signal::SigSet, Errno> {
     use nix::sys::signal::{SigSet, SigmaskHow};
     let mut old = SigSet::empty();
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), Some(&mut old))?;
+    nix::sys::signal::pthread_sigmask(
+        SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::all()),
+        Some(&mut old),
+    )?;
     Ok(old)
 }
 

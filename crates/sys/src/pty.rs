@@ -12,9 +12,16 @@ pub fn open_pty() -> Result<(OwnedFd, OwnedFd, String), Errno> {
     nix::pty::grantpt(&master)?;
     nix::pty::unlockpt(&master)?;
     let name = nix::pty::ptsname_r(&master)?;
-    let slave = nix::fcntl::open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY, nix::sys::stat::Mode::empty())?;
+    let slave = nix::fcntl::open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY,
+        nix::sys::stat::Mode::empty(),
+    )?;
     let master_fd = nix::unistd::dup(&master)?;
-    nix::fcntl::fcntl(&master_fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))?;
+    nix::fcntl::fcntl(
+        &master_fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )?;
     Ok((master_fd, slave, name))
 }
 
@@ -26,7 +33,12 @@ pub fn set_controlling_tty(tty: &OwnedFd) -> Result<(), Errno> {
 
 /// Sets the window size of a terminal.
 pub fn set_winsize(tty: &impl AsRawFd, rows: u16, cols: u16) -> Result<(), Errno> {
-    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: `ws` is a valid winsize for the duration of the ioctl.
     Errno::result(unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSWINSZ, &ws) }).map(drop)
 }

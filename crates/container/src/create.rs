@@ -1,0 +1,359 @@
+//! `create` (and the first half of `run`): from a bundle to a container
+//! whose init waits for `start`.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use cryo_sys::process as p;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::error::{ContainerError, Context, Result};
+use crate::init::{self, InitPlan, NamespacePlan};
+use crate::store::{Locked, Record, Store, START_SOCKET};
+use crate::sync;
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+}
+
+/// A container whose init is waiting for `start`.
+pub struct Created {
+    pub pid: i32,
+    pub record: Record,
+}
+
+/// Default cgroup path when the spec has none.
+fn default_cgroup_path(id: &str) -> String {
+    format!("/cryo/{id}")
+}
+
+pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
+    let locked = store.create_dir(&opts.id)?;
+    let mut cleanup = Cleanup {
+        locked: Some(locked),
+        cgroup: None,
+        pid: None,
+    };
+    let created = create_inner(opts, &mut cleanup)?;
+    cleanup.disarm();
+    Ok(created)
+}
+
+/// Undoes a half-finished create: nothing of a failed create stays behind.
+struct Cleanup {
+    locked: Option<Locked>,
+    cgroup: Option<Box<dyn cryo_cgroups::CgroupDriver>>,
+    pid: Option<i32>,
+}
+
+impl Cleanup {
+    fn disarm(&mut self) {
+        self.locked = None;
+        self.cgroup = None;
+        self.pid = None;
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            let _ = p::kill(pid, libc::SIGKILL);
+            let _ = p::wait_child(pid);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.destroy();
+        }
+        if let Some(l) = self.locked.take() {
+            let _ = l.remove();
+        }
+    }
+}
+
+fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> {
+    let bundle =
+        std::fs::canonicalize(&opts.bundle).ctx(|| format!("bundle {}", opts.bundle.display()))?;
+    let spec = cryo_oci::load_spec(&bundle)?;
+    check_supported(&spec)?;
+    let root_path = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .unwrap_or_default();
+    let rootfs = if root_path.is_absolute() {
+        root_path
+    } else {
+        bundle.join(root_path)
+    };
+    let rootfs = std::fs::canonicalize(&rootfs).ctx(|| format!("rootfs {}", rootfs.display()))?;
+    // Relative bind sources are relative to the bundle, as with runc.
+    std::env::set_current_dir(&bundle).ctx(|| format!("chdir {}", bundle.display()))?;
+
+    let Some(locked) = cleanup.locked.as_ref() else {
+        return Err(ContainerError::Invalid(
+            "internal: create lost its lock".into(),
+        ));
+    };
+    let dir = locked.dir.clone();
+
+    // The cgroup, with its limits, exists before any container process does.
+    let linux = spec.linux().as_ref();
+    let cg_path = linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| default_cgroup_path(&opts.id));
+    let cgroup = cryo_cgroups::open(&cg_path)?;
+    cgroup.create()?;
+    cleanup.cgroup = Some(cgroup);
+    let cgroup = cleanup
+        .cgroup
+        .as_ref()
+        .ok_or_else(|| ContainerError::Invalid("internal: cgroup".into()))?;
+    if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
+        cgroup.apply(res)?;
+    }
+
+    let namespaces = plan_namespaces(&spec)?;
+    let own_pid_ns = namespaces.new_flags & libc::CLONE_NEWPID != 0;
+    let console = match &opts.console_socket {
+        Some(path) => Some(
+            cryo_sys::socket::connect(path, false)
+                .ctx(|| format!("connect console socket {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let start_path = dir.join(START_SOCKET);
+    let listener = cryo_sys::socket::listen_seqpacket(&start_path)
+        .ctx(|| format!("bind {}", start_path.display()))?;
+    let uid_maps = id_map_text(linux.and_then(|l| l.uid_mappings().as_ref()));
+    let gid_maps = id_map_text(linux.and_then(|l| l.gid_mappings().as_ref()));
+    let new_user = namespaces.new_user;
+
+    let plan = InitPlan {
+        spec: &spec,
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        namespaces,
+        console,
+        listener: Some(listener),
+        preserve_fds: opts.preserve_fds as i32,
+        no_pivot: opts.no_pivot,
+        cgroup_paths: cgroup.paths(),
+    };
+
+    let (parent_sync, child_sync) = sync::pair()?;
+    let stage1_pid = match p::fork().ctx(|| "fork".into())? {
+        p::Forked::Child => {
+            drop(parent_sync);
+            init::stage1(plan, child_sync)
+        }
+        p::Forked::Parent(pid) => pid.as_raw(),
+    };
+    drop(child_sync);
+    drop(plan);
+    let stage1_guard = ChildGuard(Some(stage1_pid));
+
+    cgroup.add_process(stage1_pid)?;
+    parent_sync.send("go")?;
+    let mut init_pid = None;
+    loop {
+        match parent_sync.recv()? {
+            Some(m) if m == "idmap" => {
+                if new_user {
+                    write_id_maps(stage1_pid, &uid_maps, &gid_maps)?;
+                }
+                parent_sync.send("idmap-done")?;
+            }
+            Some(m) if m.starts_with("pid ") => {
+                let pid: i32 = m[4..]
+                    .parse()
+                    .map_err(|_| ContainerError::Init(format!("bad pid message {m:?}")))?;
+                init_pid = Some(pid);
+                cleanup.pid = Some(pid);
+            }
+            Some(m) if m == "ready" => break,
+            Some(m) => {
+                return Err(ContainerError::Init(format!(
+                    "unable to start container process: {}",
+                    m.strip_prefix("error ").unwrap_or(&m)
+                )))
+            }
+            None => {
+                return Err(ContainerError::Init(
+                    "unable to start container process: container init exited unexpectedly".into(),
+                ))
+            }
+        }
+    }
+    drop(stage1_guard);
+    let pid = init_pid
+        .ok_or_else(|| ContainerError::Init("container init did not report its pid".into()))?;
+    let start_time = cryo_sys::process::proc_start_time(pid)
+        .map(|(t, _)| t)
+        .ok_or_else(|| ContainerError::Init("container init exited before it was ready".into()))?;
+
+    let record = Record {
+        id: opts.id.clone(),
+        init_pid: pid,
+        init_start_time: start_time,
+        bundle,
+        rootfs,
+        created: cryo_oci::time::rfc3339_nano(std::time::SystemTime::now()),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        started: false,
+        own_pid_ns,
+        cgroup_paths: cgroup.paths(),
+        config: spec.clone(),
+    };
+    if let Some(pf) = &opts.pid_file {
+        write_pid_file(pf, pid)?;
+    }
+    locked.save(&record)?;
+    Ok(Created { pid, record })
+}
+
+/// Reaps stage 1 (which exits once it has forked the init).
+struct ChildGuard(Option<i32>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.take() {
+            let _ = p::wait_child(pid);
+        }
+    }
+}
+
+/// Refuses spec fields cryo does not implement, naming them.
+fn check_supported(spec: &Spec) -> Result<()> {
+    if let Some(linux) = spec.linux() {
+        if linux.intel_rdt().is_some() {
+            return Err(ContainerError::Unsupported("linux.intelRdt".into()));
+        }
+        if linux.seccomp().is_some() {
+            return Err(ContainerError::Unsupported("linux.seccomp".into()));
+        }
+    }
+    if let Some(proc_) = spec.process() {
+        if proc_
+            .apparmor_profile()
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
+        {
+            return Err(ContainerError::Unsupported(
+                "process.apparmorProfile (AppArmor is not enabled on this host)".into(),
+            ));
+        }
+        if proc_
+            .selinux_label()
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
+        {
+            return Err(ContainerError::Unsupported(
+                "process.selinuxLabel (SELinux is not enabled on this host)".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn plan_namespaces(spec: &Spec) -> Result<NamespacePlan> {
+    let mut plan = NamespacePlan::default();
+    let mut seen = std::collections::HashSet::new();
+    for ns in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let flag = init::ns_flag(ns.typ());
+        if !seen.insert(flag) {
+            return Err(ContainerError::Invalid(format!(
+                "namespace {:?} is listed twice",
+                ns.typ()
+            )));
+        }
+        match ns.typ() {
+            LinuxNamespaceType::Mount => plan.has_mount_ns = true,
+            LinuxNamespaceType::Uts => plan.has_uts_ns = true,
+            _ => {}
+        }
+        match ns.path() {
+            Some(path) if !path.as_os_str().is_empty() => {
+                let fd = open_ns(path)?;
+                if ns.typ() == LinuxNamespaceType::User {
+                    plan.join_user = Some(fd);
+                } else {
+                    plan.join.push((flag, fd));
+                }
+            }
+            _ => {
+                if ns.typ() == LinuxNamespaceType::User {
+                    plan.new_user = true;
+                } else {
+                    plan.new_flags |= flag;
+                }
+            }
+        }
+    }
+    if plan.new_user
+        && spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.uid_mappings().as_ref())
+            .is_none_or(|m| m.is_empty())
+    {
+        return Err(ContainerError::Invalid(
+            "a new user namespace needs linux.uidMappings".into(),
+        ));
+    }
+    Ok(plan)
+}
+
+fn open_ns(path: &Path) -> Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .ctx(|| format!("open namespace {}", path.display()))?;
+    Ok(OwnedFd::from(f))
+}
+
+fn id_map_text(maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>) -> String {
+    maps.into_iter()
+        .flatten()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+fn write_id_maps(pid: i32, uid: &str, gid: &str) -> Result<()> {
+    if !gid.is_empty() {
+        std::fs::write(format!("/proc/{pid}/gid_map"), gid).ctx(|| "write gid_map".into())?;
+    }
+    if !uid.is_empty() {
+        std::fs::write(format!("/proc/{pid}/uid_map"), uid).ctx(|| "write uid_map".into())?;
+    }
+    Ok(())
+}
+
+/// The pid file holds the bare pid, no newline, written atomically.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
+    ));
+    std::fs::write(&tmp, pid.to_string()).ctx(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).ctx(|| format!("rename {}", path.display()))
+}

@@ -1,0 +1,438 @@
+//! The container's side of `create`: the code that runs in the processes
+//! cryo forks, up to the execve of the user's program.
+//!
+//! Stage 1 (a plain fork of `cryo create`) joins and creates namespaces;
+//! because a new pid (or time) namespace applies only to children, it forks
+//! stage 2 as a sibling (CLONE_PARENT) so the container init is a direct
+//! child of `cryo create`/`cryo run`, reports that pid and exits. Stage 2 is
+//! the init: it builds the rootfs, drops privileges, tells the parent it is
+//! ready and waits on the start socket for `cryo start`, then execs.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use cryo_sys::process as p;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::rootfs::{self, InitResult};
+use crate::sync::SyncSocket;
+
+pub const CLONE_NEWTIME: i32 = 0x80;
+
+/// Everything the forked processes need, prepared by the parent.
+pub struct InitPlan<'a> {
+    pub spec: &'a Spec,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub namespaces: NamespacePlan,
+    pub console: Option<OwnedFd>,
+    pub listener: Option<OwnedFd>,
+    pub preserve_fds: i32,
+    pub no_pivot: bool,
+    pub cgroup_paths: BTreeMap<String, PathBuf>,
+}
+
+/// Namespaces to join (opened fds) and to create (clone flags).
+#[derive(Default)]
+pub struct NamespacePlan {
+    pub join_user: Option<OwnedFd>,
+    pub join: Vec<(i32, OwnedFd)>,
+    pub new_user: bool,
+    pub new_flags: i32,
+    pub has_mount_ns: bool,
+    pub has_uts_ns: bool,
+}
+
+pub fn ns_flag(t: LinuxNamespaceType) -> i32 {
+    match t {
+        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CLONE_NEWTIME,
+    }
+}
+
+/// Stage 1. Never returns: exits after reporting the init's pid.
+pub fn stage1(plan: InitPlan, sync: SyncSocket) -> ! {
+    let code = match stage1_inner(plan, &sync) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = sync.send(&format!("error {e}"));
+            1
+        }
+    };
+    p::exit_now(code)
+}
+
+fn errno(context: impl std::fmt::Display, e: nix::errno::Errno) -> String {
+    format!("{context}: {}", crate::error::errno_text(e))
+}
+
+fn stage1_inner(mut plan: InitPlan, sync: &SyncSocket) -> InitResult<()> {
+    // The parent moves us into the cgroup first; wait for it.
+    sync.expect("go").map_err(|e| e.to_string())?;
+    p::set_dumpable(false).map_err(|e| errno("prctl dumpable", e))?;
+    let ns = std::mem::take(&mut plan.namespaces);
+    if let Some(fd) = &ns.join_user {
+        p::setns(fd, libc::CLONE_NEWUSER).map_err(|e| errno("join user namespace", e))?;
+    }
+    for (flag, fd) in &ns.join {
+        p::setns(fd, *flag).map_err(|e| errno(format!("join namespace {}", ns_name(*flag)), e))?;
+    }
+    if ns.new_user {
+        p::unshare(libc::CLONE_NEWUSER).map_err(|e| errno("unshare user namespace", e))?;
+        sync.send("idmap").map_err(|e| e.to_string())?;
+        sync.expect("idmap-done").map_err(|e| e.to_string())?;
+    }
+    if ns.new_user || ns.join_user.is_some() {
+        p::set_credentials(0, 0, &[], false)
+            .map_err(|e| errno("become root in the user namespace", e))?;
+    }
+    if ns.new_flags != 0 {
+        p::unshare(ns.new_flags).map_err(|e| errno("unshare namespaces", e))?;
+    }
+    if ns.new_flags & CLONE_NEWTIME != 0 {
+        write_time_offsets(plan.spec)?;
+    }
+    match p::fork_sibling().map_err(|e| errno("fork container init", e))? {
+        p::Forked::Parent(pid) => {
+            sync.send(&format!("pid {}", pid.as_raw()))
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        p::Forked::Child => {
+            let code = match stage2(
+                plan,
+                ns.new_user || ns.join_user.is_some(),
+                ns.has_mount_ns,
+                ns.has_uts_ns,
+                sync,
+            ) {
+                Ok(never) => match never {},
+                Err(e) => {
+                    let _ = sync.send(&format!("error {e}"));
+                    1
+                }
+            };
+            p::exit_now(code)
+        }
+    }
+}
+
+fn ns_name(flag: i32) -> &'static str {
+    match flag {
+        libc::CLONE_NEWNS => "mnt",
+        libc::CLONE_NEWCGROUP => "cgroup",
+        libc::CLONE_NEWUTS => "uts",
+        libc::CLONE_NEWIPC => "ipc",
+        libc::CLONE_NEWUSER => "user",
+        libc::CLONE_NEWPID => "pid",
+        libc::CLONE_NEWNET => "net",
+        CLONE_NEWTIME => "time",
+        _ => "unknown",
+    }
+}
+
+fn write_time_offsets(spec: &Spec) -> InitResult<()> {
+    let Some(offsets) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+    else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, off) in offsets {
+        let clock = match clock.as_str() {
+            "monotonic" | "boottime" => clock.as_str(),
+            other => {
+                return Err(format!(
+                    "timeOffsets: unknown clock {other:?} (monotonic or boottime)"
+                ))
+            }
+        };
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    std::fs::write("/proc/self/timens_offsets", text)
+        .map_err(|e| format!("write timens_offsets: {}", crate::error::io_text(&e)))
+}
+
+enum Never {}
+
+/// Stage 2: the container init.
+fn stage2(
+    plan: InitPlan,
+    in_user_ns: bool,
+    has_mount_ns: bool,
+    has_uts_ns: bool,
+    sync: &SyncSocket,
+) -> InitResult<Never> {
+    let spec = plan.spec;
+    let process = spec.process().as_ref().ok_or("process must be specified")?;
+    p::setsid().map_err(|e| errno("setsid", e))?;
+    cryo_sys::process::umask(0o022);
+
+    if has_mount_ns {
+        rootfs::setup(&rootfs::RootfsPlan {
+            spec,
+            rootfs: &plan.rootfs,
+            bundle: &plan.bundle,
+            cgroup_paths: &plan.cgroup_paths,
+            in_user_ns,
+            no_pivot: plan.no_pivot,
+        })?;
+    } else {
+        return Err(
+            "a mount namespace is required (linux.namespaces must include \"mount\")".into(),
+        );
+    }
+
+    // Sysctls go to the container's own /proc.
+    if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        for (k, v) in sysctl {
+            write_sysctl(k, v)?;
+        }
+    }
+    rootfs::finish(spec)?;
+
+    if let Some(h) = spec.hostname().as_deref() {
+        if !h.is_empty() {
+            if !has_uts_ns {
+                return Err("unable to set hostname without a private UTS namespace".into());
+            }
+            p::sethostname(h).map_err(|e| errno("sethostname", e))?;
+        }
+    }
+    if let Some(d) = spec.domainname().as_deref() {
+        if !d.is_empty() {
+            if !has_uts_ns {
+                return Err("unable to set domainname without a private UTS namespace".into());
+            }
+            p::setdomainname(d).map_err(|e| errno("setdomainname", e))?;
+        }
+    }
+
+    if process.terminal() == Some(true) {
+        setup_terminal(&plan, process)?;
+    }
+
+    if let Some(score) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", score.to_string()).map_err(|e| {
+            format!(
+                "set oom_score_adj to {score}: {}",
+                crate::error::io_text(&e)
+            )
+        })?;
+    }
+    for rl in process.rlimits().iter().flatten() {
+        let res = rlimit_number(&format!("{:?}", rl.typ()))?;
+        p::setrlimit(res, rl.soft(), rl.hard())
+            .map_err(|e| errno(format!("setrlimit {:?}", rl.typ()), e))?;
+    }
+
+    // Build the exec arguments before dropping privileges.
+    let args: Vec<CString> = process
+        .args()
+        .iter()
+        .flatten()
+        .map(|a| {
+            CString::new(a.as_str()).map_err(|_| format!("argument {a:?} contains a NUL byte"))
+        })
+        .collect::<InitResult<_>>()?;
+    let env: Vec<CString> = process
+        .env()
+        .iter()
+        .flatten()
+        .map(|e| CString::new(e.as_str()).map_err(|_| format!("env {e:?} contains a NUL byte")))
+        .collect::<InitResult<_>>()?;
+
+    // Credentials and capabilities.
+    let user = process.user();
+    let caps = process.capabilities().as_ref();
+    let set_mask = |set: Option<&oci_spec::runtime::Capabilities>| -> InitResult<u64> {
+        let names: Vec<String> = set.into_iter().flatten().map(|c| c.to_string()).collect();
+        cryo_oci::caps::mask(names.iter().map(|s| s.as_str()))
+            .map_err(|n| format!("unknown capability {n:?}"))
+    };
+    let bounding = set_mask(caps.and_then(|c| c.bounding().as_ref()))?;
+    let effective = set_mask(caps.and_then(|c| c.effective().as_ref()))?;
+    let permitted = set_mask(caps.and_then(|c| c.permitted().as_ref()))?;
+    let inheritable = set_mask(caps.and_then(|c| c.inheritable().as_ref()))?;
+    let ambient = set_mask(caps.and_then(|c| c.ambient().as_ref()))?;
+
+    cryo_sys::caps::drop_bounding(bounding).map_err(|e| errno("drop bounding capabilities", e))?;
+    cryo_sys::caps::set_keep_caps(true).map_err(|e| errno("keep capabilities", e))?;
+    let groups: Vec<u32> = user.additional_gids().iter().flatten().copied().collect();
+    let setgroups_allowed = !in_user_ns
+        || std::fs::read_to_string("/proc/self/setgroups")
+            .map(|s| s.trim() != "deny")
+            .unwrap_or(true);
+    p::set_credentials(user.uid(), user.gid(), &groups, setgroups_allowed)
+        .map_err(|e| errno(format!("set user {}:{}", user.uid(), user.gid()), e))?;
+    cryo_sys::caps::set_keep_caps(false).map_err(|e| errno("clear keep capabilities", e))?;
+    cryo_sys::caps::set_caps(effective, permitted, inheritable)
+        .map_err(|e| errno("set capabilities", e))?;
+    cryo_sys::caps::set_ambient(ambient).map_err(|e| errno("set ambient capabilities", e))?;
+    if process.no_new_privileges() == Some(true) {
+        p::set_no_new_privs().map_err(|e| errno("set no_new_privs", e))?;
+    }
+    if let Some(mask) = user.umask() {
+        cryo_sys::process::umask(mask);
+    }
+
+    let cwd = process.cwd();
+    std::env::set_current_dir(cwd).map_err(|e| {
+        format!(
+            "chdir to cwd ({:?}) set in config.json failed: {}",
+            cwd.display().to_string(),
+            crate::error::io_text(&e)
+        )
+    })?;
+    let arg0 = process
+        .args()
+        .as_ref()
+        .and_then(|a| a.first())
+        .ok_or("args must not be empty")?;
+    let path = look_path(arg0, process.env().as_deref().unwrap_or(&[]))?;
+
+    // Only 0-2 and the preserved fds may reach the container (CVE-2024-21626 class).
+    cryo_sys::fd::cloexec_from(3 + plan.preserve_fds).map_err(|e| errno("close fds", e))?;
+
+    let listener = plan.listener.as_ref().ok_or("no start socket")?;
+    sync.send("ready").map_err(|e| e.to_string())?;
+    let conn = wait_for_start(listener)?;
+    p::reset_signals().map_err(|e| errno("reset signals", e))?;
+    let err = p::execve(&path, &args, &env);
+    let msg = format!("exec {:?}: {}", arg0, crate::error::errno_text(err));
+    let _ = nix::sys::socket::send(
+        conn.as_raw_fd(),
+        msg.as_bytes(),
+        nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+    );
+    Err(msg)
+}
+
+fn write_sysctl(key: &str, value: &str) -> InitResult<()> {
+    if key.is_empty()
+        || key.contains('/') && key.contains('.')
+        || key.split(['.', '/']).any(|c| c == ".." || c.is_empty())
+    {
+        return Err(format!("sysctl {key:?} is not a valid key"));
+    }
+    let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+    std::fs::write(&path, value)
+        .map_err(|e| format!("write sysctl {key}={value}: {}", crate::error::io_text(&e)))
+}
+
+fn rlimit_number(name: &str) -> InitResult<i32> {
+    let n = match name
+        .trim_start_matches("Rlimit")
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "CPU" => libc::RLIMIT_CPU,
+        "FSIZE" => libc::RLIMIT_FSIZE,
+        "DATA" => libc::RLIMIT_DATA,
+        "STACK" => libc::RLIMIT_STACK,
+        "CORE" => libc::RLIMIT_CORE,
+        "RSS" => libc::RLIMIT_RSS,
+        "NPROC" => libc::RLIMIT_NPROC,
+        "NOFILE" => libc::RLIMIT_NOFILE,
+        "MEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "AS" => libc::RLIMIT_AS,
+        "LOCKS" => libc::RLIMIT_LOCKS,
+        "SIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "NICE" => libc::RLIMIT_NICE,
+        "RTPRIO" => libc::RLIMIT_RTPRIO,
+        "RTTIME" => libc::RLIMIT_RTTIME,
+        other => return Err(format!("unknown rlimit {other:?}")),
+    };
+    Ok(n as i32)
+}
+
+/// Resolves the program like Go's exec.LookPath, with the container's PATH.
+fn look_path(arg0: &str, env: &[String]) -> InitResult<CString> {
+    let check = |p: &Path| -> Result<(), std::io::Error> {
+        let md = std::fs::metadata(p)?;
+        if md.is_dir() || md.permissions().mode() & 0o111 == 0 {
+            return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+        }
+        Ok(())
+    };
+    let found = if arg0.contains('/') {
+        check(Path::new(arg0)).map_err(|e| {
+            if e.raw_os_error() == Some(libc::EACCES) {
+                format!("exec: {arg0:?}: permission denied")
+            } else {
+                format!("exec: {arg0:?}: stat {arg0}: {}", crate::error::io_text(&e))
+            }
+        })?;
+        PathBuf::from(arg0)
+    } else {
+        let path_var = env
+            .iter()
+            .rev()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        let mut hit = None;
+        for dir in path_var.split(':') {
+            let dir = if dir.is_empty() { "." } else { dir };
+            let cand = Path::new(dir).join(arg0);
+            if check(&cand).is_ok() {
+                hit = Some(cand);
+                break;
+            }
+        }
+        hit.ok_or_else(|| format!("exec: {arg0:?}: executable file not found in $PATH"))?
+    };
+    CString::new(found.as_os_str().as_encoded_bytes())
+        .map_err(|_| "program path contains NUL".to_string())
+}
+
+fn setup_terminal(plan: &InitPlan, process: &oci_spec::runtime::Process) -> InitResult<()> {
+    let sock = plan
+        .console
+        .as_ref()
+        .ok_or("process.terminal is true but no --console-socket was given")?;
+    let (master, slave, name) = cryo_sys::pty::open_pty().map_err(|e| errno("open pty", e))?;
+    if let Some(size) = process.console_size() {
+        let _ = cryo_sys::pty::set_winsize(&slave, size.height() as u16, size.width() as u16);
+    }
+    cryo_sys::fd::send_fd(sock, name.as_bytes(), master.as_raw_fd())
+        .map_err(|e| errno("send pty master to console socket", e))?;
+    drop(master);
+    for fd in 0..3 {
+        cryo_sys::fd::dup_onto(slave.as_raw_fd(), fd).map_err(|e| errno("dup tty", e))?;
+    }
+    cryo_sys::pty::set_controlling_tty(&slave).map_err(|e| errno("set controlling tty", e))?;
+    Ok(())
+}
+
+/// Blocks until `cryo start` connects and asks to start.
+fn wait_for_start(listener: &OwnedFd) -> InitResult<OwnedFd> {
+    use nix::sys::socket::{accept4, recv, MsgFlags, SockFlag};
+    loop {
+        let conn = match accept4(listener, SockFlag::SOCK_CLOEXEC) {
+            Ok(fd) => fd,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(errno("accept start", e)),
+        };
+        let mut buf = [0u8; 16];
+        match recv(conn.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Ok(n) if &buf[..n] == b"start" => return Ok(conn),
+            _ => continue,
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The verbs that act on an existing container: start, state, list, kill,
+//! delete, and waiting on a foreground container for `run`.
+
+use std::time::{Duration, Instant};
+
+use cryo_oci::{State, Status};
+use cryo_sys::process as p;
+
+use crate::error::{ContainerError, Context, Result};
+use crate::store::{Record, Store, START_SOCKET};
+
+/// Lets the init exec the user's program.
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    let locked = store.lock(id)?;
+    let mut rec = locked.load()?;
+    match rec.status() {
+        Status::Created => {}
+        Status::Stopped => return Err(ContainerError::StartStopped),
+        _ => return Err(ContainerError::StartRunning),
+    }
+    let sock_path = locked.dir.join(START_SOCKET);
+    let conn =
+        cryo_sys::socket::connect(&sock_path, true).ctx(|| "connect to container init".into())?;
+    cryo_sys::socket::send(&conn, b"start").ctx(|| "signal container init".into())?;
+    // The init's end closes on a successful exec (close-on-exec); otherwise
+    // it sends the reason first.
+    let mut buf = vec![0u8; 4096];
+    let n = cryo_sys::socket::recv(&conn, &mut buf).ctx(|| "wait for container init".into())?;
+    if n > 0 {
+        return Err(ContainerError::Init(format!(
+            "unable to start container process: {}",
+            String::from_utf8_lossy(&buf[..n])
+        )));
+    }
+    rec.started = true;
+    locked.save(&rec)?;
+    let _ = std::fs::remove_file(&sock_path);
+    Ok(())
+}
+
+pub fn state(store: &Store, id: &str) -> Result<State> {
+    cryo_oci::validate_id(id)?;
+    let dir = store.dir(id);
+    let rec = crate::store::read_record(&dir)?;
+    Ok(rec.state(crate::store::owner_of(&dir)))
+}
+
+pub fn list(store: &Store) -> Result<Vec<State>> {
+    let mut out = Vec::new();
+    for id in store.ids()? {
+        let dir = store.dir(&id);
+        if let Ok(rec) = crate::store::read_record(&dir) {
+            out.push(rec.state(crate::store::owner_of(&dir)));
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `9`, `KILL`, `SIGKILL`, `sigkill`.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        return Err(ContainerError::Invalid(format!(
+            "invalid signal number {n}"
+        )));
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|sig| sig as i32)
+        .map_err(|_| ContainerError::Invalid(format!("unknown signal {s:?}")))
+}
+
+pub fn kill(store: &Store, id: &str, sig: i32, all: bool) -> Result<()> {
+    let locked = store.lock(id)?;
+    let rec = locked.load()?;
+    if rec.status() == Status::Stopped {
+        return Err(ContainerError::NotRunning);
+    }
+    if all {
+        signal_all(&rec, sig)
+    } else {
+        p::kill(rec.init_pid, sig).ctx(|| "kill container init".into())
+    }
+}
+
+/// Signals every process of the container's cgroup, frozen so none can fork
+/// away meanwhile.
+fn signal_all(rec: &Record, sig: i32) -> Result<()> {
+    let cg = cryo_cgroups::from_paths(rec.cgroup_paths.clone())?;
+    let was_frozen = cg.is_frozen().unwrap_or(false);
+    if !was_frozen {
+        let _ = cg.freeze();
+    }
+    for pid in cg.processes()? {
+        let _ = p::kill(pid, sig);
+    }
+    if !was_frozen || sig == libc::SIGKILL {
+        let _ = cg.thaw();
+    }
+    Ok(())
+}
+
+pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
+    let locked = store.lock(id)?;
+    let rec = locked.load()?;
+    match rec.status() {
+        Status::Stopped | Status::Created => {}
+        status if !force => {
+            return Err(ContainerError::DeleteNotStopped {
+                id: id.to_string(),
+                status: status.to_string(),
+            })
+        }
+        _ => {}
+    }
+    destroy(&rec)?;
+    locked.remove()
+}
+
+/// Kills whatever is left of the container and removes its cgroup.
+fn destroy(rec: &Record) -> Result<()> {
+    let alive = rec.status() != Status::Stopped;
+    let cg = cryo_cgroups::from_paths(rec.cgroup_paths.clone())?;
+    if alive {
+        let pidfd = p::pidfd_open(rec.init_pid).ok();
+        match &pidfd {
+            Some(fd) => {
+                let _ = p::pidfd_kill(fd, libc::SIGKILL);
+            }
+            None => {
+                let _ = p::kill(rec.init_pid, libc::SIGKILL);
+            }
+        }
+        // A frozen cgroup must thaw for SIGKILL to take effect.
+        let _ = cg.thaw();
+        if let Some(fd) = &pidfd {
+            let _ = p::pidfd_wait(fd, 10_000);
+        }
+    }
+    if !rec.own_pid_ns || alive {
+        // Without a pid namespace of its own, the init's death kills nothing else.
+        let _ = signal_all(rec, libc::SIGKILL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match cg.destroy() {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() > deadline => return Err(e.into()),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// `run` in the foreground: forwards signals to the init and returns its
+/// exit status once it exits. All signals must already be blocked.
+pub fn wait_forwarding_signals(pid: i32) -> Result<i32> {
+    loop {
+        let sig = p::wait_signal().ctx(|| "wait for signals".into())?;
+        if sig == libc::SIGCHLD {
+            while let Some((child, code)) = p::reap_any().ctx(|| "reap".into())? {
+                if child == pid {
+                    return Ok(code);
+                }
+            }
+            continue;
+        }
+        if sig == libc::SIGWINCH || sig == libc::SIGURG {
+            continue;
+        }
+        let _ = p::kill(pid, sig);
+    }
+}

@@ -1,0 +1,32 @@
+//! One module per verb: parse its flags, call the library, print.
+
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+pub mod version;
+
+use std::path::{Path, PathBuf};
+
+/// A verb's outcome: its exit code, or the message to log and exit 1 with.
+pub type Outcome = Result<u8, String>;
+
+/// Makes a user-given path absolute against the current directory, before
+/// cryo changes directory.
+pub fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|c| c.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+pub fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}

@@ -1,0 +1,17 @@
+use cryo_container::Store;
+
+use super::{err, Outcome};
+
+#[derive(clap::Args, Debug)]
+#[command(args_override_self = true)]
+pub struct Args {
+    /// Container id
+    pub id: String,
+}
+
+pub fn run(store: &Store, args: &Args) -> Outcome {
+    let state = cryo_container::state(store, &args.id).map_err(err)?;
+    let text = serde_json::to_string_pretty(&state).map_err(err)?;
+    println!("{text}");
+    Ok(0)
+}
