@@ -12,12 +12,14 @@ use crate::init::{self, InitPlan, NamespacePlan};
 use crate::store::{Locked, Record, Store, START_SOCKET};
 use crate::sync;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct CreateOptions {
     pub id: String,
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// An already connected console socket (foreground `run` with a tty).
+    pub console_fd: Option<OwnedFd>,
     pub preserve_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
@@ -116,17 +118,18 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
         .as_ref()
         .ok_or_else(|| ContainerError::Invalid("internal: cgroup".into()))?;
     if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
-        cgroup.apply(res)?;
+        cgroup.apply(&with_default_devices(res, linux.and_then(|l| l.devices().as_ref())))?;
     }
 
     let namespaces = plan_namespaces(&spec)?;
     let own_pid_ns = namespaces.new_flags & libc::CLONE_NEWPID != 0;
-    let console = match &opts.console_socket {
-        Some(path) => Some(
+    let console = match (&opts.console_socket, &opts.console_fd) {
+        (Some(path), _) => Some(
             cryo_sys::socket::connect(path, false)
                 .ctx(|| format!("connect console socket {}", path.display()))?,
         ),
-        None => None,
+        (None, Some(fd)) => Some(fd.try_clone().ctx(|| "dup console socket".into())?),
+        (None, None) => None,
     };
     let start_path = dir.join(START_SOCKET);
     let listener = cryo_sys::socket::listen_seqpacket(&start_path)
@@ -232,6 +235,47 @@ impl Drop for ChildGuard {
             let _ = p::wait_child(pid);
         }
     }
+}
+
+/// Device rules as runc applies them: the spec's rules, then the devices
+/// every container may use (null, zero, full, tty, random, urandom, ptys,
+/// tun, mknod of anything), then the spec's device nodes.
+fn with_default_devices(
+    res: &oci_spec::runtime::LinuxResources,
+    nodes: Option<&Vec<oci_spec::runtime::LinuxDevice>>,
+) -> oci_spec::runtime::LinuxResources {
+    use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType as T};
+    let Some(rules) = res.devices() else { return res.clone() };
+    let rule = |typ: T, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(true).set_typ(Some(typ)).set_major(major).set_minor(minor).set_access(Some(access.to_string()));
+        r
+    };
+    let mut all = rules.clone();
+    all.extend([
+        rule(T::C, None, None, "m"),
+        rule(T::B, None, None, "m"),
+        rule(T::C, Some(1), Some(3), "rwm"),
+        rule(T::C, Some(1), Some(5), "rwm"),
+        rule(T::C, Some(1), Some(7), "rwm"),
+        rule(T::C, Some(1), Some(8), "rwm"),
+        rule(T::C, Some(1), Some(9), "rwm"),
+        rule(T::C, Some(5), Some(0), "rwm"),
+        rule(T::C, Some(5), Some(1), "rwm"),
+        rule(T::C, Some(5), Some(2), "rwm"),
+        rule(T::C, Some(136), None, "rwm"),
+        rule(T::C, Some(10), Some(200), "rwm"),
+    ]);
+    for d in nodes.into_iter().flatten() {
+        let typ = match d.typ() {
+            T::B => T::B,
+            _ => T::C,
+        };
+        all.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
+    }
+    let mut out = res.clone();
+    out.set_devices(Some(all));
+    out
 }
 
 /// Refuses spec fields cryo does not implement, naming them.

@@ -36,6 +36,7 @@ impl CreateArgs {
             bundle: absolute(&self.bundle),
             pid_file: self.pid_file.as_deref().map(absolute),
             console_socket: self.console_socket.as_deref().map(absolute),
+            console_fd: None,
             preserve_fds: self.preserve_fds,
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
