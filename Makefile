@@ -1,0 +1,60 @@
+# cryo: build, test and demo on Debian 12, as root.
+#
+#   make deps    install Debian packages + CRIU 4.x (scripts/install-deps.sh)
+#   make build   deps, cargo build --release, install target/release/cryo to /usr/local/bin/cryo
+#   make test    build, cargo test (e2e tests use CRYO_BIN), then integration/run.sh
+#   make demo    build, then scripts/demo.sh (container lifecycle walkthrough)
+#   make clean   cargo clean
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+HOME ?= /root
+# cargo from rustup lives in ~/.cargo/bin; /usr/local/sbin first so the CRIU 4.x
+# built by install-deps.sh wins over Debian's /usr/sbin/criu 3.17.
+export PATH := $(HOME)/.cargo/bin:/usr/local/sbin:/usr/local/bin:$(PATH)
+
+CARGO ?= cargo
+PREFIX ?= /usr/local
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+CRYO_BIN := $(TARGET_DIR)/release/cryo
+export RUST_TEST_THREADS ?= 2
+
+.PHONY: deps build test demo clean require-root require-cargo
+
+require-root:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+	  echo "error: 'make $(MAKECMDGOALS)' must run as root (it installs packages and runs containers)" >&2; \
+	  exit 1; \
+	fi
+
+require-cargo:
+	@command -v $(CARGO) >/dev/null 2>&1 || { \
+	  echo "error: cargo not found (looked in $(HOME)/.cargo/bin and PATH); install Rust >= 1.85 with rustup" >&2; \
+	  exit 1; }
+
+deps: require-root
+	bash scripts/install-deps.sh
+
+build: deps require-cargo
+	$(CARGO) build --release --workspace
+	install -D -m 0755 $(CRYO_BIN) $(PREFIX)/bin/cryo
+
+# cargo test and the integration suite both run even if the other fails; the
+# target fails if either did.
+test: require-root build
+	@rc=0; \
+	echo "+ CRYO_BIN=$(CRYO_BIN) RUST_TEST_THREADS=$(RUST_TEST_THREADS) $(CARGO) test --release --workspace --no-fail-fast"; \
+	CRYO_BIN=$(CRYO_BIN) $(CARGO) test --release --workspace --no-fail-fast || rc=1; \
+	if [ -f integration/run.sh ]; then \
+	  echo "+ CRYO_BIN=$(CRYO_BIN) bash integration/run.sh"; \
+	  CRYO_BIN=$(CRYO_BIN) bash integration/run.sh || rc=1; \
+	fi; \
+	exit $$rc
+
+demo: require-root build
+	CRYO=$(PREFIX)/bin/cryo bash scripts/demo.sh
+
+clean:
+	$(CARGO) clean
