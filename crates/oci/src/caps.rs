@@ -49,7 +49,11 @@ pub const NAMES: [&str; 41] = [
 /// Number of a capability name; accepts `CAP_X`, `X`, any case.
 pub fn number(name: &str) -> Option<u32> {
     let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
     NAMES.iter().position(|n| *n == full).map(|i| i as u32)
 }
 
@@ -75,7 +79,10 @@ mod tests {
         assert_eq!(number("net_bind_service"), Some(10));
         assert_eq!(number("CAP_CHECKPOINT_RESTORE"), Some(40));
         assert_eq!(number("CAP_NOPE"), None);
-        assert_eq!(mask(["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"]), Ok(0x2000_0420));
+        assert_eq!(
+            mask(["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"]),
+            Ok(0x2000_0420)
+        );
         assert_eq!(mask(["CAP_BOGUS"]), Err("CAP_BOGUS".to_string()));
     }
 }

@@ -41,16 +41,33 @@ mod tests {
 
     #[test]
     fn accepts_runc_style_ids() {
-        for id in ["abc", "a.b-c_d+e", "09cf33d8cfbe8f1a53c8ca06c57afe72dd5d9eb1a013987e74304cf6d79832cf"] {
+        for id in [
+            "abc",
+            "a.b-c_d+e",
+            "09cf33d8cfbe8f1a53c8ca06c57afe72dd5d9eb1a013987e74304cf6d79832cf",
+        ] {
             assert_eq!(validate_id(id), Ok(()), "{id}");
         }
     }
 
     #[test]
     fn refuses_path_tricks() {
-        for id in ["", ".", "..", "../x", "a/b", "/abs", "a\0b", "new\nline", "sp ace"] {
+        for id in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "/abs",
+            "a\0b",
+            "new\nline",
+            "sp ace",
+        ] {
             assert!(validate_id(id).is_err(), "{id:?} must be refused");
         }
-        assert_eq!(validate_id(&"a".repeat(MAX_ID_LEN + 1)), Err(IdError::TooLong));
+        assert_eq!(
+            validate_id(&"a".repeat(MAX_ID_LEN + 1)),
+            Err(IdError::TooLong)
+        );
     }
 }

@@ -12,22 +12,35 @@ pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("open {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: file is larger than {MAX_CONFIG_BYTES} bytes")]
     TooLarge { path: PathBuf },
     #[error("{path}: invalid JSON at field `{field}`: {message}")]
-    Parse { path: PathBuf, field: String, message: String },
+    Parse {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
     #[error("config.json: {0}")]
     Invalid(String),
 }
 
 fn read_limited(path: &Path) -> Result<Vec<u8>, SpecError> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|source| SpecError::Read { path: path.into(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| SpecError::Read {
+        path: path.into(),
+        source,
+    })?;
     let mut buf = Vec::new();
     file.take(MAX_CONFIG_BYTES + 1)
         .read_to_end(&mut buf)
-        .map_err(|source| SpecError::Read { path: path.into(), source })?;
+        .map_err(|source| SpecError::Read {
+            path: path.into(),
+            source,
+        })?;
     if buf.len() as u64 > MAX_CONFIG_BYTES {
         return Err(SpecError::TooLarge { path: path.into() });
     }
@@ -35,11 +48,18 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, SpecError> {
 }
 
 /// Parses JSON into `T`, reporting the JSON path of the first bad field.
-pub fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, SpecError> {
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<T, SpecError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
-        SpecError::Parse { path: path.into(), field, message: e.into_inner().to_string() }
+        SpecError::Parse {
+            path: path.into(),
+            field,
+            message: e.into_inner().to_string(),
+        }
     })
 }
 
@@ -58,7 +78,10 @@ pub fn load_process(path: &Path) -> Result<Process, SpecError> {
 
 /// The checks runc makes before creating anything.
 pub fn validate(spec: &Spec) -> Result<(), SpecError> {
-    let root = spec.root().as_ref().ok_or_else(|| SpecError::Invalid("root must be specified".into()))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| SpecError::Invalid("root must be specified".into()))?;
     if root.path().as_os_str().is_empty() {
         return Err(SpecError::Invalid("root.path is empty".into()));
     }
@@ -99,7 +122,8 @@ mod tests {
 
     #[test]
     fn default_spec_parses_and_validates() {
-        let spec: Spec = parse_json(Path::new("default"), default_spec_json().as_bytes()).expect("parse");
+        let spec: Spec =
+            parse_json(Path::new("default"), default_spec_json().as_bytes()).expect("parse");
         validate(&spec).expect("valid");
         assert_eq!(spec.hostname().as_deref(), Some("cryo"));
     }
@@ -107,7 +131,8 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let bad = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","user":{"uid":"zero","gid":0},"args":["sh"]}}"#;
-        let err = parse_json::<Spec>(Path::new("config.json"), bad.as_bytes()).expect_err("must fail");
+        let err =
+            parse_json::<Spec>(Path::new("config.json"), bad.as_bytes()).expect_err("must fail");
         assert!(err.to_string().contains("process.user.uid"), "{err}");
     }
 

@@ -21,13 +21,24 @@ fn split(t: SystemTime) -> (i64, u32, u32, u64, u32) {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
     let secs = since.as_secs() as i64;
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    (y, m, d, secs.rem_euclid(86_400) as u64, since.subsec_nanos())
+    (
+        y,
+        m,
+        d,
+        secs.rem_euclid(86_400) as u64,
+        since.subsec_nanos(),
+    )
 }
 
 /// `2026-11-26T19:29:51Z`
 pub fn rfc3339(t: SystemTime) -> String {
     let (y, mo, d, sod, _) = split(t);
-    format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z", sod / 3600, sod / 60 % 60, sod % 60)
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
 }
 
 /// `2026-11-26T19:29:51.123456789Z`, trailing zeros of the fraction trimmed.
