@@ -35,16 +35,20 @@ impl Logger {
         }
     }
 
+    /// Like runc: with `--log`, the log file gets the formatted line and
+    /// stderr the bare message; without it, stderr gets the formatted line.
     pub fn error(&self, msg: &str) {
-        if let Some(path) = &self.file {
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-            {
-                let _ = f.write_all(self.line("error", msg).as_bytes());
+        match &self.file {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+                if let Ok(mut f) = file {
+                    let _ = f.write_all(self.line("error", msg).as_bytes());
+                }
+                let _ = writeln!(std::io::stderr(), "{msg}");
+            }
+            None => {
+                let _ = std::io::stderr().write_all(self.line("error", msg).as_bytes());
             }
         }
-        let _ = writeln!(std::io::stderr(), "{msg}");
     }
 }

@@ -71,6 +71,10 @@ pub enum Command {
     Delete(cmd::delete::Args),
     /// Create a new specification file
     Spec(cmd::spec::Args),
+    /// Suspend every process of a container (cgroup freezer)
+    Pause(cmd::pause::Args),
+    /// Resume a paused container
+    Resume(cmd::pause::Args),
 }
 
 fn main() -> ExitCode {
@@ -109,6 +113,8 @@ fn main() -> ExitCode {
         Command::Kill(a) => cmd::kill::run(&store, a),
         Command::Delete(a) => cmd::delete::run(&store, a),
         Command::Spec(a) => cmd::spec::run(a),
+        Command::Pause(a) => cmd::pause::pause(&store, a),
+        Command::Resume(a) => cmd::pause::resume(&store, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

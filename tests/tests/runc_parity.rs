@@ -87,12 +87,9 @@ fn list_header_and_columns_match() {
     let oc = p.cryo.run_ok(&["list"]);
     let or = p.runc.run_ok(&["list"]);
     assert_eq!(header_and_rows(&oc.stdout), header_and_rows(&or.stdout));
-    // Header line byte for byte (tabwriter padding included).
-    assert_eq!(
-        oc.stdout.lines().next(),
-        or.stdout.lines().next(),
-        "list header differs"
-    );
+    // Header padding follows the widest cell, and the CREATED cells of two
+    // containers differ in width (trailing zeros of the nanoseconds are
+    // trimmed), so the byte-for-byte comparison is on empty lists below.
     // Empty lists too.
     let ec = Runtime::cryo();
     let er = Runtime::runc();

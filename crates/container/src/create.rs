@@ -83,6 +83,17 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
         std::fs::canonicalize(&opts.bundle).ctx(|| format!("bundle {}", opts.bundle.display()))?;
     let spec = cryo_oci::load_spec(&bundle)?;
     check_supported(&spec)?;
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    if terminal && opts.console_socket.is_none() && opts.console_fd.is_none() {
+        return Err(ContainerError::Invalid(
+            "cannot allocate tty if cryo will detach without setting console socket".into(),
+        ));
+    }
+    if !terminal && opts.console_socket.is_some() {
+        return Err(ContainerError::Invalid(
+            "cannot use console socket if cryo will not detach or allocate tty".into(),
+        ));
+    }
     let root_path = spec
         .root()
         .as_ref()
@@ -118,9 +129,11 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
         .as_ref()
         .ok_or_else(|| ContainerError::Invalid("internal: cgroup".into()))?;
     if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
-        cgroup.apply(&with_default_devices(res, linux.and_then(|l| l.devices().as_ref())))?;
+        cgroup.apply(&with_default_devices(res))?;
     }
 
+    // A bad profile fails here, before any process exists.
+    let seccomp = linux.and_then(|l| l.seccomp().as_ref()).map(cryo_seccomp::compile).transpose()?;
     let namespaces = plan_namespaces(&spec)?;
     let own_pid_ns = namespaces.new_flags & libc::CLONE_NEWPID != 0;
     let console = match (&opts.console_socket, &opts.console_fd) {
@@ -148,6 +161,7 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
         preserve_fds: opts.preserve_fds as i32,
         no_pivot: opts.no_pivot,
         cgroup_paths: cgroup.paths(),
+        seccomp: seccomp.as_ref(),
     };
 
     let (parent_sync, child_sync) = sync::pair()?;
@@ -165,8 +179,17 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
     cgroup.add_process(stage1_pid)?;
     parent_sync.send("go")?;
     let mut init_pid = None;
+    let mut seccomp_listener = None;
     loop {
-        match parent_sync.recv()? {
+        let msg = parent_sync.recv_with_fd()?;
+        let msg = match msg {
+            Some((m, Some(fd))) if m == "seccomp-fd" => {
+                seccomp_listener = Some(fd);
+                continue;
+            }
+            other => other.map(|(m, _)| m),
+        };
+        match msg {
             Some(m) if m == "idmap" => {
                 if new_user {
                     write_id_maps(stage1_pid, &uid_maps, &gid_maps)?;
@@ -219,11 +242,36 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
         cgroup_paths: cgroup.paths(),
         config: spec.clone(),
     };
+    if let (Some(fd), Some(filter)) = (&seccomp_listener, &seccomp) {
+        send_seccomp_listener(filter, fd, &record, &locked.owner())?;
+    }
     if let Some(pf) = &opts.pid_file {
         write_pid_file(pf, pid)?;
     }
     locked.save(&record)?;
     Ok(Created { pid, record })
+}
+
+/// Hands the seccomp notify fd to the agent at `listenerPath`, with the
+/// container's state as the runtime spec describes.
+fn send_seccomp_listener(
+    filter: &cryo_seccomp::CompiledFilter,
+    fd: &OwnedFd,
+    record: &Record,
+    owner: &str,
+) -> Result<()> {
+    use std::os::fd::AsFd;
+    let Some(path) = &filter.listener_path else { return Ok(()) };
+    let mut state = record.state(owner.to_string());
+    state.status = cryo_oci::Status::Creating;
+    let payload = cryo_seccomp::listener_payload(
+        cryo_oci::OCI_VERSION,
+        record.init_pid,
+        filter.listener_metadata.as_deref(),
+        &state,
+    )?;
+    cryo_seccomp::send_listener_fd(path, fd.as_fd(), &payload)?;
+    Ok(())
 }
 
 /// Reaps stage 1 (which exits once it has forked the init).
@@ -239,11 +287,9 @@ impl Drop for ChildGuard {
 
 /// Device rules as runc applies them: the spec's rules, then the devices
 /// every container may use (null, zero, full, tty, random, urandom, ptys,
-/// tun, mknod of anything), then the spec's device nodes.
-fn with_default_devices(
-    res: &oci_spec::runtime::LinuxResources,
-    nodes: Option<&Vec<oci_spec::runtime::LinuxDevice>>,
-) -> oci_spec::runtime::LinuxResources {
+/// tun, mknod of anything). Device nodes listed in `linux.devices` are not
+/// allowed implicitly: the spec's rules decide, as with runc.
+fn with_default_devices(res: &oci_spec::runtime::LinuxResources) -> oci_spec::runtime::LinuxResources {
     use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType as T};
     let Some(rules) = res.devices() else { return res.clone() };
     let rule = |typ: T, major: Option<i64>, minor: Option<i64>, access: &str| {
@@ -266,13 +312,6 @@ fn with_default_devices(
         rule(T::C, Some(136), None, "rwm"),
         rule(T::C, Some(10), Some(200), "rwm"),
     ]);
-    for d in nodes.into_iter().flatten() {
-        let typ = match d.typ() {
-            T::B => T::B,
-            _ => T::C,
-        };
-        all.push(rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
-    }
     let mut out = res.clone();
     out.set_devices(Some(all));
     out
@@ -283,9 +322,6 @@ fn check_supported(spec: &Spec) -> Result<()> {
     if let Some(linux) = spec.linux() {
         if linux.intel_rdt().is_some() {
             return Err(ContainerError::Unsupported("linux.intelRdt".into()));
-        }
-        if linux.seccomp().is_some() {
-            return Err(ContainerError::Unsupported("linux.seccomp".into()));
         }
     }
     if let Some(proc_) = spec.process() {

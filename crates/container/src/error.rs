@@ -8,7 +8,7 @@ use cryo_sys::Errno;
 pub enum ContainerError {
     #[error("container does not exist")]
     NotExist,
-    #[error("container with id exists: {0}")]
+    #[error("container with given ID already exists: {0}")]
     Exists(String),
     #[error("container not running")]
     NotRunning,
@@ -24,6 +24,8 @@ pub enum ContainerError {
     Spec(#[from] cryo_oci::SpecError),
     #[error(transparent)]
     Cgroup(#[from] cryo_cgroups::CgroupError),
+    #[error(transparent)]
+    Seccomp(#[from] cryo_seccomp::SeccompError),
     #[error("{context}: {}", errno_text(*source))]
     Sys { context: String, source: Errno },
     #[error("{context}: {}", io_text(source))]

@@ -33,6 +33,7 @@ pub struct InitPlan<'a> {
     pub preserve_fds: i32,
     pub no_pivot: bool,
     pub cgroup_paths: BTreeMap<String, PathBuf>,
+    pub seccomp: Option<&'a cryo_seccomp::CompiledFilter>,
 }
 
 /// Namespaces to join (opened fds) and to create (clone flags).
@@ -181,7 +182,8 @@ fn stage2(
     let spec = plan.spec;
     let process = spec.process().as_ref().ok_or("process must be specified")?;
     p::setsid().map_err(|e| errno("setsid", e))?;
-    cryo_sys::process::umask(0o022);
+    // Device nodes and mountpoints get exactly the modes asked for.
+    cryo_sys::process::umask(0);
 
     if has_mount_ns {
         rootfs::setup(&rootfs::RootfsPlan {
@@ -250,12 +252,17 @@ fn stage2(
             CString::new(a.as_str()).map_err(|_| format!("argument {a:?} contains a NUL byte"))
         })
         .collect::<InitResult<_>>()?;
-    let env: Vec<CString> = process
+    let mut env: Vec<CString> = process
         .env()
         .iter()
         .flatten()
         .map(|e| CString::new(e.as_str()).map_err(|_| format!("env {e:?} contains a NUL byte")))
         .collect::<InitResult<_>>()?;
+    // Like runc: HOME comes from the container's /etc/passwd when unset.
+    if !env.iter().any(|e| e.as_bytes().starts_with(b"HOME=")) {
+        let home = home_of(process.user().uid()).unwrap_or_else(|| "/".to_string());
+        env.push(CString::new(format!("HOME={home}")).map_err(|_| "HOME contains NUL")?);
+    }
 
     // Credentials and capabilities.
     let user = process.user();
@@ -271,6 +278,18 @@ fn stage2(
     let inheritable = set_mask(caps.and_then(|c| c.inheritable().as_ref()))?;
     let ambient = set_mask(caps.and_then(|c| c.ambient().as_ref()))?;
 
+    // Without no_new_privs the filter must go on while we still hold
+    // CAP_SYS_ADMIN; with it, as late as possible (after the start wait),
+    // unless the agent needs the notify fd before `create` returns.
+    let nnp = process.no_new_privileges() == Some(true);
+    let mut seccomp_pending = plan.seccomp;
+    if let Some(filter) = seccomp_pending.filter(|f| !nnp || f.notify) {
+        if nnp {
+            p::set_no_new_privs().map_err(|e| errno("set no_new_privs", e))?;
+        }
+        install_seccomp(filter, sync)?;
+        seccomp_pending = None;
+    }
     cryo_sys::caps::drop_bounding(bounding).map_err(|e| errno("drop bounding capabilities", e))?;
     cryo_sys::caps::set_keep_caps(true).map_err(|e| errno("keep capabilities", e))?;
     let groups: Vec<u32> = user.additional_gids().iter().flatten().copied().collect();
@@ -287,9 +306,7 @@ fn stage2(
     if process.no_new_privileges() == Some(true) {
         p::set_no_new_privs().map_err(|e| errno("set no_new_privs", e))?;
     }
-    if let Some(mask) = user.umask() {
-        cryo_sys::process::umask(mask);
-    }
+    cryo_sys::process::umask(user.umask().unwrap_or(0o022));
 
     let cwd = process.cwd();
     std::env::set_current_dir(cwd).map_err(|e| {
@@ -313,6 +330,12 @@ fn stage2(
     sync.send("ready").map_err(|e| e.to_string())?;
     let conn = wait_for_start(listener)?;
     p::reset_signals().map_err(|e| errno("reset signals", e))?;
+    if let Some(filter) = seccomp_pending {
+        if let Err(e) = install_seccomp(filter, sync) {
+            let _ = nix::sys::socket::send(conn.as_raw_fd(), e.as_bytes(), nix::sys::socket::MsgFlags::MSG_NOSIGNAL);
+            return Err(e);
+        }
+    }
     let err = p::execve(&path, &args, &env);
     let msg = format!("exec {:?}: {}", arg0, crate::error::errno_text(err));
     let _ = nix::sys::socket::send(
@@ -321,6 +344,23 @@ fn stage2(
         nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
     );
     Err(msg)
+}
+
+fn install_seccomp(filter: &cryo_seccomp::CompiledFilter, sync: &SyncSocket) -> InitResult<()> {
+    let listener = filter.install().map_err(|e| format!("load seccomp filter: {}", crate::error::io_text(&e)))?;
+    if let Some(fd) = listener {
+        sync.send_fd("seccomp-fd", &fd).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The home directory of `uid` in the container's /etc/passwd.
+fn home_of(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
+    })
 }
 
 fn write_sysctl(key: &str, value: &str) -> InitResult<()> {

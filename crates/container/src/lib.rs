@@ -13,5 +13,7 @@ mod sync;
 
 pub use create::{create, CreateOptions, Created};
 pub use error::{ContainerError, Result};
-pub use lifecycle::{delete, kill, list, parse_signal, start, state, wait_forwarding_signals};
+pub use lifecycle::{
+    delete, kill, list, parse_signal, pause, resume, start, state, wait_forwarding_signals,
+};
 pub use store::Store;

@@ -42,7 +42,8 @@ pub fn state(store: &Store, id: &str) -> Result<State> {
     cryo_oci::validate_id(id)?;
     let dir = store.dir(id);
     let rec = crate::store::read_record(&dir)?;
-    Ok(rec.state(crate::store::owner_of(&dir)))
+    // runc leaves `owner` empty in `state` (only `list` fills it in).
+    Ok(rec.state(String::new()))
 }
 
 pub fn list(store: &Store) -> Result<Vec<State>> {
@@ -176,4 +177,28 @@ pub fn wait_forwarding_signals(pid: i32) -> Result<i32> {
         }
         let _ = p::kill(pid, sig);
     }
+}
+
+/// Freezes every process of a running container (cgroup freezer).
+pub fn pause(store: &Store, id: &str) -> Result<()> {
+    let locked = store.lock(id)?;
+    let rec = locked.load()?;
+    match rec.status() {
+        Status::Running => {}
+        Status::Paused => return Err(ContainerError::Invalid("container already paused".into())),
+        _ => return Err(ContainerError::NotRunning),
+    }
+    cryo_cgroups::from_paths(rec.cgroup_paths.clone())?.freeze()?;
+    Ok(())
+}
+
+/// Thaws a paused container.
+pub fn resume(store: &Store, id: &str) -> Result<()> {
+    let locked = store.lock(id)?;
+    let rec = locked.load()?;
+    if rec.status() != Status::Paused {
+        return Err(ContainerError::Invalid("container not paused".into()));
+    }
+    cryo_cgroups::from_paths(rec.cgroup_paths.clone())?.thaw()?;
+    Ok(())
 }

@@ -69,6 +69,10 @@ pub fn setup(plan: &RootfsPlan) -> InitResult<()> {
         }
         mount_one(plan, &root, mnt)?;
     }
+    // runc creates a missing cwd; a failure surfaces at chdir time.
+    if let Some(process) = plan.spec.process() {
+        let _ = m::mkdir_all_in_root(&root, process.cwd(), 0o755);
+    }
     if !dev_is_bind {
         create_devices(plan, &root)?;
         dev_symlinks(&root)?;
@@ -129,25 +133,31 @@ fn path_str(p: &Path) -> InitResult<&str> {
 }
 
 /// pivot_root refuses a rootfs whose parent mount is shared: make the
-/// mount that holds the rootfs private in our namespace.
+/// mount that holds the rootfs private in our namespace, but only if it is
+/// still shared (a slave parent keeps `rslave` propagation working).
 fn make_parent_private(rootfs: &Path) -> InitResult<()> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("read mountinfo: {e}"))?;
-    let mut best: Option<PathBuf> = None;
+    let mut best: Option<(PathBuf, bool)> = None;
     for line in info.lines() {
-        let Some(mp) = line.split(' ').nth(4) else {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(mp) = fields.get(4) else {
             continue;
         };
         let mp = PathBuf::from(unescape(mp));
-        if rootfs.starts_with(&mp)
-            && best
-                .as_ref()
-                .is_none_or(|b| mp.as_os_str().len() > b.as_os_str().len())
-        {
-            best = Some(mp);
+        let shared = fields
+            .iter()
+            .skip(6)
+            .take_while(|f| **f != "-")
+            .any(|f| f.starts_with("shared:"));
+        let longer = best
+            .as_ref()
+            .is_none_or(|b| mp.as_os_str().len() >= b.0.as_os_str().len());
+        if rootfs.starts_with(&mp) && longer {
+            best = Some((mp, shared));
         }
     }
-    if let Some(mp) = best {
+    if let Some((mp, true)) = best {
         m::mount(None, &mp, None, libc::MS_PRIVATE, None)
             .map_err(|e| errno(format!("make {} private", mp.display()), e))?;
     }

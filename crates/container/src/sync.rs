@@ -33,6 +33,25 @@ impl SyncSocket {
         .map(drop)
     }
 
+    /// Sends a message with a file descriptor attached.
+    pub fn send_fd(&self, msg: &str, fd: &OwnedFd) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        cryo_sys::fd::send_fd(&self.fd, msg.as_bytes(), fd.as_raw_fd()).ctx(|| "sync: send fd".into())
+    }
+
+    /// Next message and the descriptor sent with it, if any.
+    pub fn recv_with_fd(&self) -> Result<Option<(String, Option<OwnedFd>)>> {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match cryo_sys::fd::recv_fd(&self.fd, &mut buf) {
+                Ok((0, _)) => return Ok(None),
+                Ok((n, fd)) => return Ok(Some((String::from_utf8_lossy(&buf[..n]).into_owned(), fd))),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).ctx(|| "sync: receive".into()),
+            }
+        }
+    }
+
     /// Next message; `None` when the peer has closed the channel.
     pub fn recv(&self) -> Result<Option<String>> {
         let mut buf = vec![0u8; 64 * 1024];

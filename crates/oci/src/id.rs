@@ -7,11 +7,11 @@ pub const MAX_ID_LEN: usize = 1024;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum IdError {
-    #[error("invalid container id format: id cannot be empty")]
+    #[error("container id cannot be empty")]
     Empty,
-    #[error("invalid container id format: {0}")]
+    #[error("invalid container ID format: {0}")]
     Format(String),
-    #[error("invalid container id format: id is longer than {MAX_ID_LEN} bytes")]
+    #[error("invalid container ID format: id is longer than {MAX_ID_LEN} bytes")]
     TooLong,
 }
 

@@ -81,27 +81,64 @@ fn strip_root(p: &Path) -> PathBuf {
 /// Creates every missing directory of `rel` inside `root` (symlinks resolved
 /// within the root) and returns an O_PATH fd of the last one.
 pub fn mkdir_all_in_root(root: &impl AsFd, rel: &Path, mode: u32) -> Result<OwnedFd, Errno> {
-    let mut cur = PathBuf::from(".");
-    let mut fd = nix::fcntl::openat2(root.as_fd(), ".", how(OFlag::O_PATH | OFlag::O_DIRECTORY))?;
-    for c in strip_root(rel).components().skip(1) {
-        cur.push(c);
-        match nix::fcntl::openat2(
-            root.as_fd(),
-            cur.as_path(),
-            how(OFlag::O_PATH | OFlag::O_DIRECTORY),
-        ) {
-            Ok(next) => fd = next,
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    let dir_how = || how(OFlag::O_PATH | OFlag::O_DIRECTORY);
+    let as_path = |parts: &[OsString]| -> PathBuf {
+        let mut p = PathBuf::from(".");
+        p.extend(parts);
+        p
+    };
+    // `done` holds real directories only, so ".." may simply pop.
+    let mut done: Vec<OsString> = Vec::new();
+    let mut todo: VecDeque<OsString> = strip_root(rel)
+        .components()
+        .skip(1)
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
+    let mut links = 0;
+    let mut fd = nix::fcntl::openat2(root.as_fd(), ".", dir_how())?;
+    while let Some(name) = todo.pop_front() {
+        if name == ".." {
+            done.pop();
+            fd = nix::fcntl::openat2(root.as_fd(), as_path(&done).as_path(), dir_how())?;
+            continue;
+        }
+        let mut next = done.clone();
+        next.push(name.clone());
+        match nix::fcntl::openat2(root.as_fd(), as_path(&next).as_path(), dir_how()) {
+            Ok(f) => {
+                fd = f;
+                done = next;
+            }
             Err(Errno::ENOENT) => {
-                let name = c.as_os_str();
-                match nix::sys::stat::mkdirat(&fd, name, Mode::from_bits_truncate(mode)) {
+                // A dangling symlink: create its target, still inside the root.
+                if let Ok(target) = nix::fcntl::readlinkat(&fd, name.as_os_str()) {
+                    links += 1;
+                    if links > 40 {
+                        return Err(Errno::ELOOP);
+                    }
+                    let target = PathBuf::from(target);
+                    if target.is_absolute() {
+                        done.clear();
+                        fd = nix::fcntl::openat2(root.as_fd(), ".", dir_how())?;
+                    }
+                    let parts: Vec<OsString> = strip_root(&target)
+                        .components()
+                        .skip(1)
+                        .map(|c| c.as_os_str().to_os_string())
+                        .collect();
+                    for c in parts.into_iter().rev() {
+                        todo.push_front(c);
+                    }
+                    continue;
+                }
+                match nix::sys::stat::mkdirat(&fd, name.as_os_str(), Mode::from_bits_truncate(mode)) {
                     Ok(()) | Err(Errno::EEXIST) => {}
                     Err(e) => return Err(e),
                 }
-                fd = nix::fcntl::openat2(
-                    root.as_fd(),
-                    cur.as_path(),
-                    how(OFlag::O_PATH | OFlag::O_DIRECTORY),
-                )?;
+                fd = nix::fcntl::openat2(root.as_fd(), as_path(&next).as_path(), dir_how())?;
+                done = next;
             }
             Err(e) => return Err(e),
         }

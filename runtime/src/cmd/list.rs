@@ -38,6 +38,8 @@ pub fn run(store: &Store, args: &Args) -> Outcome {
             }
             print!("{}", table(&rows));
         }
+        // runc prints Go's nil slice: `null` when there are no containers.
+        "json" if states.is_empty() => println!("null"),
         "json" => println!("{}", serde_json::to_string(&states).map_err(err)?),
         other => return Err(format!("invalid format option: {other:?}")),
     }
