@@ -4,6 +4,7 @@
 #   make build   deps, cargo build --release, install target/release/cryo to /usr/local/bin/cryo
 #   make test    build, cargo test (e2e tests use CRYO_BIN), then integration/run.sh
 #   make demo    build, then scripts/demo.sh (container lifecycle walkthrough)
+#   make bench   build, then bench/lifecycle.py: cryo vs runc vs crun (bench/results/)
 #   make clean   cargo clean
 
 SHELL := /bin/bash
@@ -21,7 +22,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 CRYO_BIN := $(TARGET_DIR)/release/cryo
 export RUST_TEST_THREADS ?= 2
 
-.PHONY: deps build test demo clean require-root require-cargo
+.PHONY: deps build test demo bench clean require-root require-cargo
 
 require-root:
 	@if [ "$$(id -u)" -ne 0 ]; then \
@@ -55,6 +56,12 @@ test: require-root build
 
 demo: require-root build
 	CRYO=$(PREFIX)/bin/cryo bash scripts/demo.sh
+
+# Debian's python3 (not a pyenv one): python3-matplotlib draws the PNG; GNU
+# time measures the peak RSS of create.
+bench: require-root build
+	@dpkg -s python3-matplotlib time >/dev/null 2>&1 || apt-get install -y -q python3-matplotlib time
+	/usr/bin/python3 bench/lifecycle.py --cryo $(PREFIX)/bin/cryo
 
 clean:
 	$(CARGO) clean

@@ -293,3 +293,217 @@ make_busybox_image() {
     rm -f "$tarball"
     ((rc == 0)) || { setup_error "podman import of $IMAGE failed (rc=$rc)"; return 1; }
 }
+
+# ---------------------------------------------------------------- generic helpers
+# (used by the containerd and docker scenarios)
+
+# wait_until SECONDS CMD...: retry CMD every 0.2s until it succeeds; fails after SECONDS.
+wait_until() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+}
+
+# overlay_works DIR: can the kernel mount overlayfs with layers on DIR's filesystem?
+overlay_works() {
+    local probe rc
+    mkdir -p "$1"
+    probe=$(mktemp -d "$1/overlay-probe.XXXXXX") || return 1
+    mkdir "$probe"/{l,u,w,m}
+    mount -t overlay overlay -o "lowerdir=$probe/l,upperdir=$probe/u,workdir=$probe/w" "$probe/m" 2>/dev/null
+    rc=$?
+    ((rc == 0)) && umount "$probe/m"
+    rm -rf "$probe"
+    return "$rc"
+}
+
+# cgroup_dir PID CONTROLLER: the host path of PID's cgroup for CONTROLLER
+# (memory, freezer, pids, ...): the v1 hierarchy if CONTROLLER is mounted as
+# cgroup v1, else the cgroup v2 (unified) one.
+cgroup_dir() {
+    local pid=$1 ctl=$2 cg mnt
+    cg=$(awk -F: -v c="$ctl" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) { print $3; exit } }' "/proc/$pid/cgroup")
+    if [[ -n $cg ]]; then
+        mnt=$(findmnt -rn -t cgroup -o TARGET,OPTIONS | awk -v c="$ctl" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) { print $1; exit } }')
+    else
+        cg=$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")
+        mnt=$(findmnt -rn -t cgroup2 -o TARGET | head -n 1)
+    fi
+    [[ -n $mnt && -n $cg ]] || return 1
+    printf '%s%s\n' "$mnt" "${cg%/}"
+}
+
+# cgroup_is_v1 CONTROLLER: is CONTROLLER mounted as a cgroup v1 hierarchy?
+cgroup_is_v1() {
+    findmnt -rn -t cgroup -o OPTIONS | tr ',' '\n' | grep -qx "$1"
+}
+
+# cgroup_rmdir_parent NAME: remove the (empty) cgroup /NAME from every cgroup
+# v1 and v2 hierarchy: the parent a client created for its containers.
+cgroup_rmdir_parent() {
+    local mnt
+    while read -r mnt; do
+        [[ -d $mnt/$1 ]] && rmdir "$mnt/$1" 2>/dev/null
+    done < <(findmnt -rn -t cgroup,cgroup2 -o TARGET)
+    return 0
+}
+
+# stop_pidfile_daemon PIDFILE MARKER: stop the daemon whose pid is in PIDFILE
+# (left by an earlier run of these scripts) if it is alive and its command line
+# contains MARKER (its private socket path); TERM, then KILL after 15s.
+stop_pidfile_daemon() {
+    local pidfile=$1 marker=$2 pid
+    [[ -s $pidfile ]] || return 0
+    pid=$(<"$pidfile")
+    if [[ $pid =~ ^[1-9][0-9]*$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker"; then
+        log "stopping daemon $pid ($pidfile)"
+        kill -TERM "$pid" 2>/dev/null
+        wait_until 15 eval "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
+        wait_until 5 eval "! kill -0 $pid"
+    fi
+    rm -f "$pidfile"
+}
+
+# ---------------------------------------------------------------- image archive
+
+# image_arch: the OCI architecture name of this machine (amd64, arm64, ...).
+image_arch() {
+    local a
+    a=$(dpkg --print-architecture 2>/dev/null) && [[ -n $a ]] && { printf '%s\n' "$a"; return; }
+    case $(uname -m) in
+    x86_64) echo amd64 ;; aarch64) echo arm64 ;; armv7l) echo arm ;; i?86) echo 386 ;;
+    *) uname -m ;;
+    esac
+}
+
+# build_busybox_image_archive OUT.tar [NAME]: the busybox rootfs as a
+# `docker save`-style archive (manifest.json, config, one uncompressed layer)
+# tagged NAME (default $IMAGE). Both `docker load` and `ctr images import` read it.
+build_busybox_image_archive() {
+    local out=$1 name=${2:-$IMAGE} dir layer config rc
+    command -v sha256sum >/dev/null || { setup_error "sha256sum not found"; return 1; }
+    dir=$(mktemp -d /tmp/cryo-it-image.XXXXXX)
+    build_busybox_rootfs_tar "$dir/layer.tar" || { rm -rf "$dir"; return 1; }
+    layer=$(sha256sum "$dir/layer.tar" | cut -d' ' -f1)
+    mkdir "$dir/$layer"
+    mv "$dir/layer.tar" "$dir/$layer/layer.tar"
+    printf '{"architecture":"%s","os":"linux","created":"1970-01-01T00:00:00Z",%s,%s,%s}' \
+        "$(image_arch)" \
+        '"config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["/bin/sh"],"WorkingDir":"/"}' \
+        "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:$layer\"]}" \
+        '"history":[{"created":"1970-01-01T00:00:00Z","created_by":"cryo integration/lib.sh: busybox-static"}]' \
+        >"$dir/config.json"
+    config=$(sha256sum "$dir/config.json" | cut -d' ' -f1)
+    mv "$dir/config.json" "$dir/$config.json"
+    printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["%s/layer.tar"]}]\n' "$config" "$name" "$layer" \
+        >"$dir/manifest.json"
+    tar -C "$dir" --numeric-owner -cf "$out" manifest.json "$config.json" "$layer"
+    rc=$?
+    rm -rf "$dir"
+    ((rc == 0)) || { setup_error "tar of the image archive failed"; return 1; }
+}
+
+# ---------------------------------------------------------------- containerd
+
+# containerd_start NAME: start a private containerd for scenario script NAME
+# (config, socket and state under $IT_RUN_DIR/NAME, content under
+# $IT_STATE_DIR/NAME/containerd) and wait until it answers. Sets CTRD_ADDR,
+# CTRD_PID, CTRD_PIDFILE, CTRD_SNAPSHOTTER. Stop it with containerd_stop.
+containerd_start() {
+    local name=$1 dir config root snap
+    command -v containerd >/dev/null || { setup_error "containerd not installed"; return 1; }
+    command -v ctr >/dev/null || { setup_error "ctr not installed"; return 1; }
+    command -v containerd-shim-runc-v2 >/dev/null || { setup_error "containerd-shim-runc-v2 not installed"; return 1; }
+    dir=$IT_RUN_DIR/$name
+    root=$IT_STATE_DIR/$name/containerd
+    CTRD_ADDR=$dir/containerd.sock
+    CTRD_PIDFILE=$dir/containerd.pid
+    config=$dir/containerd.toml
+    stop_pidfile_daemon "$CTRD_PIDFILE" "$CTRD_ADDR"
+    mkdir -p "$dir" "$root"
+    if [[ -n ${CRYO_IT_SNAPSHOTTER:-} ]]; then
+        snap=$CRYO_IT_SNAPSHOTTER
+    elif [[ -s $root/snapshotter ]]; then
+        snap=$(<"$root/snapshotter") # keep the snapshotter the images were unpacked with
+    elif overlay_works "$root"; then
+        snap=overlayfs
+    else
+        snap=native
+    fi
+    printf '%s\n' "$snap" >"$root/snapshotter"
+    CTRD_SNAPSHOTTER=$snap
+    # The runc v2 shim puts its socket in /run/containerd/s whatever the
+    # daemon's --state: remember whether to remove that folder again.
+    CTRD_MADE_RUNDIR=0
+    [[ -e /run/containerd ]] || CTRD_MADE_RUNDIR=1
+    cat >"$config" <<EOF
+# Generated by integration/lib.sh: private containerd for cryo's $name scenarios.
+version = 2
+# No CRI (kubelet) plugin and no snapshotters this host cannot use.
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper"]
+
+[grpc]
+  address = "$CTRD_ADDR"
+
+[debug]
+  address = ""
+
+[metrics]
+  address = ""
+
+[plugins]
+  # The default (/opt/containerd) would be created on the host.
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "$root/opt"
+EOF
+    # setsid: own session, so a ^C reaches only the script (whose EXIT trap
+    # removes the containers first), not the daemon.
+    setsid containerd --config "$config" --address "$CTRD_ADDR" --root "$root" --state "$dir/state" \
+        </dev/null >>"$IT_LOG_DIR/containerd.log" 2>&1 &
+    CTRD_PID=$!
+    printf '%s' "$CTRD_PID" >"$CTRD_PIDFILE"
+    if ! wait_until 30 ctr --address "$CTRD_ADDR" version; then
+        tail -n 20 "$IT_LOG_DIR/containerd.log" >&2
+        setup_error "containerd did not come up on $CTRD_ADDR (log: $IT_LOG_DIR/containerd.log)"
+        return 1
+    fi
+    log "containerd: $(containerd --version) pid $CTRD_PID on $CTRD_ADDR, snapshotter $snap"
+}
+
+# containerd_stop: stop the containerd started by containerd_start.
+containerd_stop() {
+    [[ -n ${CTRD_PID:-} ]] || return 0
+    kill -TERM "$CTRD_PID" 2>/dev/null
+    if ! wait_until 15 eval "! kill -0 $CTRD_PID"; then
+        log "containerd $CTRD_PID ignored SIGTERM, killing it"
+        kill -KILL "$CTRD_PID" 2>/dev/null
+    fi
+    wait "$CTRD_PID" 2>/dev/null
+    rm -f "$CTRD_PIDFILE" "$CTRD_ADDR" "$CTRD_ADDR.ttrpc"
+    CTRD_PID=""
+    if ((CTRD_MADE_RUNDIR)); then # only if empty: another containerd may use it now
+        rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null
+    fi
+    return 0
+}
+
+# containerd_import_image NAMESPACE: import $IMAGE into the private containerd
+# unless it is there already.
+containerd_import_image() {
+    local ns=$1 archive rc
+    if ctr --address "$CTRD_ADDR" -n "$ns" images ls -q | grep -qxF "$IMAGE"; then
+        return 0
+    fi
+    archive=$(mktemp /tmp/cryo-it-image.XXXXXX.tar)
+    build_busybox_image_archive "$archive" || { rm -f "$archive"; return 1; }
+    timeout 120 ctr --address "$CTRD_ADDR" -n "$ns" images import \
+        --snapshotter "$CTRD_SNAPSHOTTER" "$archive" >&2
+    rc=$?
+    rm -f "$archive"
+    ((rc == 0)) || { setup_error "ctr images import of $IMAGE failed (rc=$rc)"; return 1; }
+}

@@ -163,6 +163,76 @@ sc_memory_limit_host() {
     expect_eq "$limit" 67108864 "$file"
 }
 
+# A long-running detached container for the exec/pause/top scenarios.
+start_sleeper() {
+    pm run -d --name "$1" --stop-timeout 2 "${RUN_OPTS[@]}" "$IMAGE" sleep 1000 >/dev/null ||
+        die "podman run -d exited $?"
+}
+
+sc_exec_plain() {
+    local out
+    start_sleeper cryo-it-exec
+    out=$(pm exec cryo-it-exec echo hello-from-exec) || die "podman exec exited $?"
+    expect_eq "$out" hello-from-exec "exec stdout"
+}
+
+sc_exec_flags() {
+    local out
+    start_sleeper cryo-it-execf
+    # shellcheck disable=SC2016 # expanded by the container's shell
+    out=$(pm exec -e FOO=bar -w /bin -u 1000:1000 cryo-it-execf sh -c 'id -u; pwd; echo "$FOO"') ||
+        die "podman exec exited $?"
+    expect_eq "$out" $'1000\n/bin\nbar' "exec -e -w -u"
+}
+
+sc_exec_exit_code_and_missing() {
+    local rc
+    start_sleeper cryo-it-execrc
+    pm exec cryo-it-execrc sh -c 'exit 42'
+    rc=$?
+    expect_eq "$rc" 42 "exec exit status"
+    pm exec cryo-it-execrc /nonexistent
+    rc=$?
+    expect_eq "$rc" 127 "exec of a missing binary (podman maps 'no such file' to 127)"
+}
+
+sc_exec_tty() {
+    local cmd out rc
+    start_sleeper cryo-it-exectty
+    cmd=$(printf '%q ' "${PODMAN[@]}" exec -it cryo-it-exectty sh -c 'tty; echo done')
+    out=$(script -qec "$cmd" /dev/null)
+    rc=$?
+    out=${out//$'\r'/}
+    ((rc == 0)) || die "podman exec -it exited $rc (output: $out)"
+    # script(1) may prefix the output with a ^@ from the terminal setup.
+    [[ $out == */dev/pts/*$'\n'done ]] || die "exec -it output: '$out'"
+}
+
+sc_pause_unpause() {
+    start_sleeper cryo-it-pause
+    pm pause cryo-it-pause >/dev/null || die "podman pause exited $?"
+    expect_eq "$(state_of cryo-it-pause)" paused "status after pause"
+    pm unpause cryo-it-pause >/dev/null || die "podman unpause exited $?"
+    expect_eq "$(state_of cryo-it-pause)" running "status after unpause"
+}
+
+sc_top() {
+    local out
+    start_sleeper cryo-it-top
+    out=$(pm top cryo-it-top pid,comm) || die "podman top exited $?"
+    [[ $out == *sleep* ]] || die "podman top does not show sleep: '$out'"
+}
+
+sc_restart() {
+    local before after
+    start_sleeper cryo-it-restart
+    before=$(pid_of cryo-it-restart)
+    pm restart -t 1 cryo-it-restart >/dev/null || die "podman restart exited $?"
+    expect_eq "$(state_of cryo-it-restart)" running "status after restart"
+    after=$(pid_of cryo-it-restart)
+    [[ $before != "$after" ]] || die "restart kept the same pid $before"
+}
+
 main() {
     it_setup podman_setup
     IT_CLEANUP=podman_cleanup
@@ -177,6 +247,13 @@ main() {
     run_scenario "run -t tty" sc_tty
     run_scenario "run --memory 64m (in container)" sc_memory_limit_in_container
     run_scenario "run --memory 64m (host cgroup)" sc_memory_limit_host
+    run_scenario "exec" sc_exec_plain
+    run_scenario "exec -e -w -u" sc_exec_flags
+    run_scenario "exec exit codes" sc_exec_exit_code_and_missing
+    run_scenario "exec -it" sc_exec_tty
+    run_scenario "pause/unpause" sc_pause_unpause
+    run_scenario "top" sc_top
+    run_scenario "restart" sc_restart
     it_finish
 }
 

@@ -35,6 +35,23 @@ impl Logger {
         }
     }
 
+    /// A warning, as runc's logrus prints it: to the log file with
+    /// `--log`, else to stderr.
+    pub fn warn(&self, msg: &str) {
+        let line = self.line("warning", msg);
+        match &self.file {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+                if let Ok(mut f) = file {
+                    let _ = f.write_all(line.as_bytes());
+                }
+            }
+            None => {
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            }
+        }
+    }
+
     /// Like runc: with `--log`, the log file gets the formatted line and
     /// stderr the bare message; without it, stderr gets the formatted line.
     pub fn error(&self, msg: &str) {

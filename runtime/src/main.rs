@@ -61,6 +61,8 @@ pub enum Command {
     Start(cmd::start::Args),
     /// Create and start a container
     Run(cmd::run::Args),
+    /// Execute a new process inside a container
+    Exec(cmd::exec::Args),
     /// Output the state of a container
     State(cmd::state::Args),
     /// List containers started by cryo with the given root
@@ -75,6 +77,14 @@ pub enum Command {
     Pause(cmd::pause::Args),
     /// Resume a paused container
     Resume(cmd::pause::Args),
+    /// Display the processes running inside a container
+    Ps(cmd::ps::Args),
+    /// Display container events: OOM notifications and resource usage statistics
+    Events(cmd::events::Args),
+    /// Update the resource limits of a container
+    Update(cmd::update::Args),
+    /// Show the enabled features (the OCI features document)
+    Features(cmd::features::Args),
 }
 
 fn main() -> ExitCode {
@@ -108,6 +118,7 @@ fn main() -> ExitCode {
         Command::Create(a) => cmd::create::run(&cli, &store, a),
         Command::Start(a) => cmd::start::run(&store, a),
         Command::Run(a) => cmd::run::run(&cli, &store, a),
+        Command::Exec(a) => cmd::exec::run(&store, a),
         Command::State(a) => cmd::state::run(&store, a),
         Command::List(a) => cmd::list::run(&store, a),
         Command::Kill(a) => cmd::kill::run(&store, a),
@@ -115,6 +126,10 @@ fn main() -> ExitCode {
         Command::Spec(a) => cmd::spec::run(a),
         Command::Pause(a) => cmd::pause::pause(&store, a),
         Command::Resume(a) => cmd::pause::resume(&store, a),
+        Command::Ps(a) => cmd::ps::run(&store, a),
+        Command::Events(a) => cmd::events::run(&store, a),
+        Command::Update(a) => cmd::update::run(&cli, &store, a),
+        Command::Features(a) => cmd::features::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -527,11 +527,16 @@ fn pid_file_relative_path() {
     let mut cmd = rt.cmd(&["create", "--pid-file", "rel.pid", &id]);
     // Default bundle is the current directory; the pid file is relative to it too.
     cmd.current_dir(b.path());
-    cmd.stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    let err_path = b.path().join("create.stderr");
+    let err_file = std::fs::File::create(&err_path).expect("stderr file");
+    cmd.stdout(std::process::Stdio::null()).stderr(err_file);
     let mut child = cmd.spawn().expect("spawn create");
     let st = wait_child(&mut child, CMD_TIMEOUT, "create");
-    assert!(st.success());
+    assert!(
+        st.success(),
+        "create failed: {}",
+        std::fs::read_to_string(&err_path).unwrap_or_default()
+    );
     let content = std::fs::read_to_string(b.path().join("rel.pid")).expect("pid file");
     assert_eq!(content, g.pid().to_string());
     assert_eq!(g.state()["bundle"], json!(b.path_str()));

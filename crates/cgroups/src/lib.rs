@@ -25,6 +25,7 @@ mod driver;
 mod error;
 mod fs;
 pub mod mountinfo;
+pub mod oom;
 pub mod resources;
 pub mod stats;
 mod v1;
@@ -42,8 +43,8 @@ pub use resources::{
     shares_to_weight,
 };
 pub use stats::{
-    BlkioEntry, BlkioStats, CgroupStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry,
-    MemoryStats, PidsStats, Throttling,
+    BlkioEntry, BlkioStats, CgroupStats, CpuStats, CpuUsage, CpusetStats, HugetlbStats,
+    MemoryEntry, MemoryStats, PidsStats, Throttling,
 };
 
 /// How the host mounts cgroups.

@@ -1,6 +1,6 @@
 //! runc-compatible statistics (`runc events --stats` JSON, the `data`
 //! object of a `"type":"stats"` event). Field names and `omitempty`
-//! behaviour follow runc's `types/events.go`; cpuset, intel_rdt,
+//! behaviour follow runc's `types/events.go`; intel_rdt,
 //! network_interfaces and PSI are not reported.
 
 use std::collections::BTreeMap;
@@ -22,6 +22,8 @@ fn is_zero(v: &u64) -> bool {
 pub struct CgroupStats {
     /// CPU usage and throttling.
     pub cpu: CpuStats,
+    /// cpuset settings (v1; on v2 only the effective cpus and mems).
+    pub cpuset: CpusetStats,
     /// Memory usage.
     pub memory: MemoryStats,
     /// Number of tasks.
@@ -77,6 +79,36 @@ pub struct Throttling {
     /// Total throttled time in nanoseconds.
     #[serde(skip_serializing_if = "is_zero")]
     pub throttled_time: u64,
+}
+
+/// `cpuset` (runc's `CPUSet`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CpusetStats {
+    /// CPUs the cgroup may use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u16>,
+    /// cpuset.cpu_exclusive.
+    pub cpu_exclusive: u64,
+    /// Memory nodes the cgroup may use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mems: Vec<u16>,
+    /// cpuset.mem_hardwall.
+    pub mem_hardwall: u64,
+    /// cpuset.mem_exclusive.
+    pub mem_exclusive: u64,
+    /// cpuset.memory_migrate.
+    pub memory_migrate: u64,
+    /// cpuset.memory_spread_page.
+    pub memory_spread_page: u64,
+    /// cpuset.memory_spread_slab.
+    pub memory_spread_slab: u64,
+    /// cpuset.memory_pressure.
+    pub memory_pressure: u64,
+    /// cpuset.sched_load_balance.
+    pub sched_load_balance: u64,
+    /// cpuset.sched_relax_domain_level (-1: system default).
+    pub sched_relax_domain_level: i64,
 }
 
 /// A usage/limit quadruple of `memory`.
@@ -192,6 +224,27 @@ pub fn parse_u64_list(content: &str) -> Vec<u64> {
         .split_whitespace()
         .filter_map(|s| s.parse().ok())
         .collect()
+}
+
+/// Parses a cpuset list (`0-3,5`) into its members; malformed parts are
+/// skipped.
+pub fn parse_cpuset_list(content: &str) -> Vec<u16> {
+    let mut out = Vec::new();
+    for part in content.trim().split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {
+                    out.extend(a..=b);
+                }
+            }
+            None => {
+                if let Ok(v) = part.parse() {
+                    out.push(v);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Parses cpuacct.usage_all (`cpu user system` header, then one line per
@@ -334,6 +387,32 @@ fn cpu_stats(cg: &FsCgroup, s: &mut CgroupStats) -> Result<(), CgroupError> {
     Ok(())
 }
 
+fn cpuset_stats(cg: &FsCgroup, s: &mut CgroupStats) -> Result<(), CgroupError> {
+    let c = &mut s.cpuset;
+    match cg.target("cpuset") {
+        Ok(Target::V1(dir)) => {
+            c.cpus = parse_cpuset_list(&opt_string(dir, "cpuset.cpus")?);
+            c.mems = parse_cpuset_list(&opt_string(dir, "cpuset.mems")?);
+            c.cpu_exclusive = opt_u64(dir, "cpuset.cpu_exclusive")?;
+            c.mem_hardwall = opt_u64(dir, "cpuset.mem_hardwall")?;
+            c.mem_exclusive = opt_u64(dir, "cpuset.mem_exclusive")?;
+            c.memory_migrate = opt_u64(dir, "cpuset.memory_migrate")?;
+            c.memory_spread_page = opt_u64(dir, "cpuset.memory_spread_page")?;
+            c.memory_spread_slab = opt_u64(dir, "cpuset.memory_spread_slab")?;
+            c.memory_pressure = opt_u64(dir, "cpuset.memory_pressure")?;
+            c.sched_load_balance = opt_u64(dir, "cpuset.sched_load_balance")?;
+            let level = opt_string(dir, "cpuset.sched_relax_domain_level")?;
+            c.sched_relax_domain_level = level.trim().parse().unwrap_or(0);
+        }
+        Ok(Target::V2(dir)) => {
+            c.cpus = parse_cpuset_list(&opt_string(dir, "cpuset.cpus.effective")?);
+            c.mems = parse_cpuset_list(&opt_string(dir, "cpuset.mems.effective")?);
+        }
+        Err(_) => {}
+    }
+    Ok(())
+}
+
 fn memory_stats(cg: &FsCgroup, s: &mut CgroupStats) -> Result<(), CgroupError> {
     let m = &mut s.memory;
     match cg.target("memory") {
@@ -449,6 +528,7 @@ fn hugetlb_stats(cg: &FsCgroup, s: &mut CgroupStats) -> Result<(), CgroupError> 
 pub(crate) fn collect(cg: &FsCgroup) -> Result<CgroupStats, CgroupError> {
     let mut s = CgroupStats::default();
     cpu_stats(cg, &mut s)?;
+    cpuset_stats(cg, &mut s)?;
     memory_stats(cg, &mut s)?;
     pids_stats(cg, &mut s)?;
     blkio_stats(cg, &mut s)?;
@@ -469,6 +549,14 @@ mod tests {
         let (k, u) = parse_cpuacct_usage_all("cpu user system\n0 100 10\n1 200 20\n");
         assert_eq!(k, vec![10, 20]);
         assert_eq!(u, vec![100, 200]);
+    }
+
+    #[test]
+    fn parses_cpuset_lists() {
+        assert_eq!(parse_cpuset_list("0-3,5\n"), vec![0, 1, 2, 3, 5]);
+        assert_eq!(parse_cpuset_list("0"), vec![0]);
+        assert!(parse_cpuset_list("\n").is_empty());
+        assert_eq!(parse_cpuset_list("x,2"), vec![2]);
     }
 
     #[test]
@@ -524,6 +612,8 @@ mod tests {
         assert!(v["pids"].get("limit").is_none());
         assert_eq!(v["hugetlb"]["2MB"]["failcnt"], 0);
         assert!(v["blkio"].as_object().is_some_and(|o| o.is_empty()));
+        assert!(v["cpuset"].get("cpus").is_none());
+        assert_eq!(v["cpuset"]["sched_relax_domain_level"], 0);
         let back: CgroupStats = serde_json::from_value(v).expect("back");
         assert_eq!(back, s);
     }

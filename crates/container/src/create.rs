@@ -152,6 +152,7 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
     let new_user = namespaces.new_user;
 
     let plan = InitPlan {
+        id: opts.id.clone(),
         spec: &spec,
         bundle: bundle.clone(),
         rootfs: rootfs.clone(),
@@ -160,6 +161,7 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
         listener: Some(listener),
         preserve_fds: opts.preserve_fds as i32,
         no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
         cgroup_paths: cgroup.paths(),
         seccomp: seccomp.as_ref(),
     };

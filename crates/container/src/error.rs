@@ -42,6 +42,28 @@ pub enum ContainerError {
     Invalid(String),
     #[error("{0} is not supported by cryo")]
     Unsupported(String),
+    /// `events` on a stopped container (runc's wording).
+    #[error("container with id {0} is not running")]
+    NotRunningId(String),
+    /// The host `ps` of `cryo ps` failed: Go's `exit status N: <output>`.
+    #[error("{status}: {output}")]
+    PsFailed { status: String, output: String },
+    /// The header of the host `ps` output has no PID column.
+    #[error("couldn't find PID field in ps output")]
+    PsNoPidField,
+    /// A row of the host `ps` output has no number in its PID column.
+    #[error("unable to parse pid: {0}")]
+    PsBadPid(String),
+    /// A value of an `update` flag (runc's wording:
+    /// `invalid value for memory: invalid size: '64x'`).
+    #[error("invalid value for {flag}: {reason}")]
+    InvalidFlag { flag: String, reason: String },
+    /// The resources document of `update --resources` is not valid.
+    #[error("{0}")]
+    ResourcesJson(String),
+    /// Intel RDT settings (`update --l3-cache-schema/--mem-bw-schema`).
+    #[error("{0}: Intel RDT is not supported by cryo")]
+    IntelRdt(&'static str),
 }
 
 pub type Result<T> = std::result::Result<T, ContainerError>;

@@ -24,6 +24,7 @@ pub const CLONE_NEWTIME: i32 = 0x80;
 
 /// Everything the forked processes need, prepared by the parent.
 pub struct InitPlan<'a> {
+    pub id: String,
     pub spec: &'a Spec,
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
@@ -32,6 +33,7 @@ pub struct InitPlan<'a> {
     pub listener: Option<OwnedFd>,
     pub preserve_fds: i32,
     pub no_pivot: bool,
+    pub no_new_keyring: bool,
     pub cgroup_paths: BTreeMap<String, PathBuf>,
     pub seccomp: Option<&'a cryo_seccomp::CompiledFilter>,
 }
@@ -182,6 +184,13 @@ fn stage2(
     let spec = plan.spec;
     let process = spec.process().as_ref().ok_or("process must be specified")?;
     p::setsid().map_err(|e| errno("setsid", e))?;
+    if !plan.no_new_keyring {
+        // ENOSYS/EACCES: no keyrings here (e.g. a seccomp profile denies keyctl).
+        match p::join_session_keyring(&format!("_ses.{}", plan.id)) {
+            Ok(()) | Err(nix::errno::Errno::ENOSYS) | Err(nix::errno::Errno::EACCES) => {}
+            Err(e) => return Err(errno("join session keyring", e)),
+        }
+    }
     // Device nodes and mountpoints get exactly the modes asked for.
     cryo_sys::process::umask(0);
 
@@ -225,8 +234,60 @@ fn stage2(
         }
     }
 
+    let ready = prepare_process(
+        process,
+        plan.console.as_ref(),
+        plan.preserve_fds,
+        in_user_ns,
+        plan.seccomp,
+        sync,
+    )?;
+    let (path, args, env, arg0, seccomp_pending) =
+        (ready.path, ready.args, ready.env, ready.arg0, ready.seccomp_pending);
+
+    let listener = plan.listener.as_ref().ok_or("no start socket")?;
+    sync.send("ready").map_err(|e| e.to_string())?;
+    let conn = wait_for_start(listener)?;
+    p::reset_signals().map_err(|e| errno("reset signals", e))?;
+    if let Some(filter) = seccomp_pending {
+        if let Err(e) = install_seccomp(filter, sync) {
+            let _ = nix::sys::socket::send(conn.as_raw_fd(), e.as_bytes(), nix::sys::socket::MsgFlags::MSG_NOSIGNAL);
+            return Err(e);
+        }
+    }
+    let err = p::execve(&path, &args, &env);
+    let msg = format!("exec {:?}: {}", arg0, crate::error::errno_text(err));
+    let _ = nix::sys::socket::send(
+        conn.as_raw_fd(),
+        msg.as_bytes(),
+        nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+    );
+    Err(msg)
+}
+
+/// A process ready to exec: privileges dropped, cwd set, program found.
+pub(crate) struct Prepared<'a> {
+    pub path: CString,
+    pub args: Vec<CString>,
+    pub env: Vec<CString>,
+    pub arg0: String,
+    /// A seccomp filter still to install right before execve.
+    pub seccomp_pending: Option<&'a cryo_seccomp::CompiledFilter>,
+}
+
+/// What the container init and `exec` processes share: terminal, limits,
+/// credentials, capabilities, no_new_privs, umask, cwd, program lookup and
+/// closing every fd the process must not inherit.
+pub(crate) fn prepare_process<'a>(
+    process: &oci_spec::runtime::Process,
+    console: Option<&OwnedFd>,
+    preserve_fds: i32,
+    in_user_ns: bool,
+    seccomp: Option<&'a cryo_seccomp::CompiledFilter>,
+    sync: &SyncSocket,
+) -> InitResult<Prepared<'a>> {
     if process.terminal() == Some(true) {
-        setup_terminal(&plan, process)?;
+        setup_terminal(console, process)?;
     }
 
     if let Some(score) = process.oom_score_adj() {
@@ -282,7 +343,7 @@ fn stage2(
     // CAP_SYS_ADMIN; with it, as late as possible (after the start wait),
     // unless the agent needs the notify fd before `create` returns.
     let nnp = process.no_new_privileges() == Some(true);
-    let mut seccomp_pending = plan.seccomp;
+    let mut seccomp_pending = seccomp;
     if let Some(filter) = seccomp_pending.filter(|f| !nnp || f.notify) {
         if nnp {
             p::set_no_new_privs().map_err(|e| errno("set no_new_privs", e))?;
@@ -324,26 +385,9 @@ fn stage2(
     let path = look_path(arg0, process.env().as_deref().unwrap_or(&[]))?;
 
     // Only 0-2 and the preserved fds may reach the container (CVE-2024-21626 class).
-    cryo_sys::fd::cloexec_from(3 + plan.preserve_fds).map_err(|e| errno("close fds", e))?;
+    cryo_sys::fd::cloexec_from(3 + preserve_fds).map_err(|e| errno("close fds", e))?;
 
-    let listener = plan.listener.as_ref().ok_or("no start socket")?;
-    sync.send("ready").map_err(|e| e.to_string())?;
-    let conn = wait_for_start(listener)?;
-    p::reset_signals().map_err(|e| errno("reset signals", e))?;
-    if let Some(filter) = seccomp_pending {
-        if let Err(e) = install_seccomp(filter, sync) {
-            let _ = nix::sys::socket::send(conn.as_raw_fd(), e.as_bytes(), nix::sys::socket::MsgFlags::MSG_NOSIGNAL);
-            return Err(e);
-        }
-    }
-    let err = p::execve(&path, &args, &env);
-    let msg = format!("exec {:?}: {}", arg0, crate::error::errno_text(err));
-    let _ = nix::sys::socket::send(
-        conn.as_raw_fd(),
-        msg.as_bytes(),
-        nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
-    );
-    Err(msg)
+    Ok(Prepared { path, args, env, arg0: arg0.clone(), seccomp_pending })
 }
 
 fn install_seccomp(filter: &cryo_seccomp::CompiledFilter, sync: &SyncSocket) -> InitResult<()> {
@@ -441,11 +485,11 @@ fn look_path(arg0: &str, env: &[String]) -> InitResult<CString> {
         .map_err(|_| "program path contains NUL".to_string())
 }
 
-fn setup_terminal(plan: &InitPlan, process: &oci_spec::runtime::Process) -> InitResult<()> {
-    let sock = plan
-        .console
-        .as_ref()
-        .ok_or("process.terminal is true but no --console-socket was given")?;
+fn setup_terminal(
+    console: Option<&OwnedFd>,
+    process: &oci_spec::runtime::Process,
+) -> InitResult<()> {
+    let sock = console.ok_or("process.terminal is true but no --console-socket was given")?;
     let (master, slave, name) = cryo_sys::pty::open_pty().map_err(|e| errno("open pty", e))?;
     if let Some(size) = process.console_size() {
         let _ = cryo_sys::pty::set_winsize(&slave, size.height() as u16, size.width() as u16);
@@ -475,4 +519,75 @@ fn wait_for_start(listener: &OwnedFd) -> InitResult<OwnedFd> {
             _ => continue,
         }
     }
+}
+
+/// What an `exec` process needs, prepared by the parent.
+pub struct ExecPlan<'a> {
+    pub process: &'a oci_spec::runtime::Process,
+    /// The container's namespaces to join, user first, mount last.
+    pub namespaces: Vec<(i32, OwnedFd)>,
+    pub console: Option<OwnedFd>,
+    pub preserve_fds: i32,
+    pub in_user_ns: bool,
+    pub seccomp: Option<&'a cryo_seccomp::CompiledFilter>,
+}
+
+/// Stage 1 of `exec`: join the container's namespaces, then fork the
+/// process that execs (a sibling, so `cryo exec` can wait for it).
+pub fn exec_stage1(plan: ExecPlan, sync: SyncSocket) -> ! {
+    let code = match exec_stage1_inner(plan, &sync) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = sync.send(&format!("error {e}"));
+            1
+        }
+    };
+    p::exit_now(code)
+}
+
+fn exec_stage1_inner(plan: ExecPlan, sync: &SyncSocket) -> InitResult<()> {
+    sync.expect("go").map_err(|e| e.to_string())?;
+    p::set_dumpable(false).map_err(|e| errno("prctl dumpable", e))?;
+    for (flag, fd) in &plan.namespaces {
+        p::setns(fd, *flag).map_err(|e| errno(format!("join namespace {}", ns_name(*flag)), e))?;
+    }
+    match p::fork_sibling().map_err(|e| errno("fork exec process", e))? {
+        p::Forked::Parent(pid) => {
+            sync.send(&format!("pid {}", pid.as_raw())).map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        p::Forked::Child => {
+            let code = match exec_stage2(&plan, sync) {
+                Ok(never) => match never {},
+                Err(e) => {
+                    let _ = sync.send(&format!("error {e}"));
+                    1
+                }
+            };
+            p::exit_now(code)
+        }
+    }
+}
+
+/// Stage 2 of `exec`: inside every namespace; becomes the user's program.
+/// On success the sync socket closes with the execve (close-on-exec).
+fn exec_stage2(plan: &ExecPlan, sync: &SyncSocket) -> InitResult<Never> {
+    let process = plan.process;
+    if process.terminal() == Some(true) {
+        p::setsid().map_err(|e| errno("setsid", e))?;
+    }
+    let ready = prepare_process(
+        process,
+        plan.console.as_ref(),
+        plan.preserve_fds,
+        plan.in_user_ns,
+        plan.seccomp,
+        sync,
+    )?;
+    p::reset_signals().map_err(|e| errno("reset signals", e))?;
+    if let Some(filter) = ready.seccomp_pending {
+        install_seccomp(filter, sync)?;
+    }
+    let err = p::execve(&ready.path, &ready.args, &ready.env);
+    Err(format!("exec {:?}: {}", ready.arg0, crate::error::errno_text(err)))
 }

@@ -16,6 +16,47 @@ pub struct MountOptions {
     pub recursive: bool,
 }
 
+/// Every option [`parse`] turns into mount(2) flags, propagation or bind
+/// semantics (anything else goes to the filesystem data string), sorted:
+/// the `mountOptions` of `cryo features`.
+pub const KNOWN: &[&str] = &[
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "private",
+    "rbind",
+    "relatime",
+    "remount",
+    "ro",
+    "rprivate",
+    "rshared",
+    "rslave",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "sync",
+    "unbindable",
+];
+
 /// Options cryo recognises but cannot honour; refused with a clear error.
 const UNSUPPORTED: &[&str] = &["idmap", "ridmap", "tmpcopyup"];
 
@@ -128,6 +169,25 @@ mod tests {
             libc::MS_UNBINDABLE | libc::MS_REC
         );
         assert_eq!(p(&["unbindable"]).propagation, libc::MS_UNBINDABLE);
+    }
+
+    #[test]
+    fn known_options_are_recognised() {
+        assert!(KNOWN.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates");
+        for opt in KNOWN {
+            let o = parse(&[opt.to_string()]).expect("known option parses");
+            assert!(o.data.is_empty(), "{opt} must not end up in the data string");
+            let noop = matches!(*opt, "defaults" | "rw" | "suid" | "dev" | "exec" | "async")
+                || opt.starts_with("no")
+                || matches!(*opt, "atime" | "diratime" | "loud");
+            assert!(
+                noop || o.flags != 0 || o.propagation != 0 || o.bind,
+                "{opt} has no effect"
+            );
+        }
+        for opt in UNSUPPORTED {
+            assert!(!KNOWN.contains(opt));
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@
 //! default action. Profiles whose default is `SCMP_ACT_ERRNO` with
 //! `defaultErrnoRet: 38` (Podman's, Docker's recent ones) already behave so.
 
+pub mod features;
 mod json;
 mod listener;
 mod rules;

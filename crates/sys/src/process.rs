@@ -255,3 +255,13 @@ pub fn proc_start_time(pid: i32) -> Option<(u64, bool)> {
     let start = fields.nth(18)?.parse().ok()?;
     Some((start, state == "Z" || state == "X"))
 }
+
+/// Joins a new anonymous-to-the-host session keyring named `name`, so the
+/// container does not share the caller's session keyring.
+pub fn join_session_keyring(name: &str) -> Result<(), Errno> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    Errno::result(r).map(drop)
+}

@@ -84,7 +84,7 @@ mod tests {
         ];
         assert_eq!(
             super::table(&rows),
-            "ID                  PID         OWNER\na-rather-long-id    42          root\n"
+            "ID                 PID         OWNER\na-rather-long-id   42          root\n"
         );
     }
 }

@@ -71,9 +71,9 @@ pub fn run(cli: &crate::Cli, store: &Store, args: &Args) -> Outcome {
 }
 
 /// Receives the pty master and copies between it and our stdio.
-type Proxy = (Option<cryo_sys::pty::RawMode>, std::thread::JoinHandle<()>);
+pub type Proxy = (Option<cryo_sys::pty::RawMode>, std::thread::JoinHandle<()>);
 
-fn proxy_console(peer: &std::os::fd::OwnedFd) -> Result<Option<Proxy>, String> {
+pub fn proxy_console(peer: &std::os::fd::OwnedFd) -> Result<Option<Proxy>, String> {
     let mut buf = [0u8; 256];
     let (_, master) = cryo_sys::fd::recv_fd(peer, &mut buf).map_err(|e| format!("receive pty master: {e}"))?;
     let master = master.ok_or("container did not send its pty master")?;
