@@ -131,6 +131,9 @@ fn main() -> ExitCode {
         Command::Update(a) => cmd::update::run(&cli, &store, a),
         Command::Features(a) => cmd::features::run(a),
     };
+    for w in cryo_container::hooks::take_warnings() {
+        logger.warn(&w);
+    }
     match result {
         Ok(code) => ExitCode::from(code),
         Err(msg) => {

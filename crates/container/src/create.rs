@@ -8,6 +8,7 @@ use cryo_sys::process as p;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::error::{ContainerError, Context, Result};
+use crate::hooks::HookKind;
 use crate::init::{self, InitPlan, NamespacePlan};
 use crate::store::{Locked, Record, Store, START_SOCKET};
 use crate::sync;
@@ -205,6 +206,17 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
                 init_pid = Some(pid);
                 cleanup.pid = Some(pid);
             }
+            Some(m) if m == "hooks" => {
+                let pid = init_pid.ok_or_else(|| ContainerError::Init("hooks before pid".into()))?;
+                let state = hook_state(opts, &bundle, &spec, pid, cryo_oci::Status::Creating)?;
+                let hooks = spec.hooks().as_ref();
+                crate::hooks::run_all(hooks, HookKind::Prestart, &state)
+                    .and_then(|()| crate::hooks::run_all(hooks, HookKind::CreateRuntime, &state))
+                    .map_err(ContainerError::Init)?;
+                let mut msg = b"state ".to_vec();
+                msg.extend_from_slice(&state);
+                parent_sync.send(&String::from_utf8_lossy(&msg))?;
+            }
             Some(m) if m == "ready" => break,
             Some(m) => {
                 return Err(ContainerError::Init(format!(
@@ -252,6 +264,28 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
     }
     locked.save(&record)?;
     Ok(Created { pid, record })
+}
+
+/// The state document hooks get on stdin while the container is created.
+fn hook_state(
+    opts: &CreateOptions,
+    bundle: &Path,
+    spec: &Spec,
+    pid: i32,
+    status: cryo_oci::Status,
+) -> Result<Vec<u8>> {
+    let state = cryo_oci::State {
+        oci_version: cryo_oci::OCI_VERSION.to_string(),
+        id: opts.id.clone(),
+        pid,
+        status,
+        bundle: bundle.to_path_buf(),
+        rootfs: PathBuf::new(),
+        created: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        owner: String::new(),
+    };
+    crate::hooks::state_json(&state)
 }
 
 /// Hands the seccomp notify fd to the agent at `listenerPath`, with the

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use cryo_sys::process as p;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
+use crate::hooks::{self, HookKind};
 use crate::rootfs::{self, InitResult};
 use crate::sync::SyncSocket;
 
@@ -201,13 +202,32 @@ fn stage2(
             bundle: &plan.bundle,
             cgroup_paths: &plan.cgroup_paths,
             in_user_ns,
-            no_pivot: plan.no_pivot,
         })?;
     } else {
         return Err(
             "a mount namespace is required (linux.namespaces must include \"mount\")".into(),
         );
     }
+
+    // Hooks: prestart and createRuntime run in the parent (runtime
+    // namespaces) now that our namespaces and mounts exist; it answers with
+    // the state document the in-container hooks get on stdin.
+    let hooks = spec.hooks().as_ref();
+    let mut hook_state = Vec::new();
+    if hooks.is_some_and(|h| {
+        [HookKind::Prestart, HookKind::CreateRuntime, HookKind::CreateContainer, HookKind::StartContainer]
+            .iter()
+            .any(|k| !k.of(h).is_empty())
+    }) {
+        sync.send("hooks").map_err(|e| e.to_string())?;
+        match sync.recv().map_err(|e| e.to_string())? {
+            Some(m) if m.starts_with("state ") => hook_state = m.into_bytes().split_off(6),
+            Some(m) => return Err(m.strip_prefix("error ").unwrap_or(&m).to_string()),
+            None => return Err("sync: parent closed while running hooks".into()),
+        }
+        hooks::run_all(hooks, HookKind::CreateContainer, &hook_state)?;
+    }
+    rootfs::pivot(&plan.rootfs, plan.no_pivot)?;
 
     // Sysctls go to the container's own /proc.
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
@@ -248,6 +268,14 @@ fn stage2(
     let listener = plan.listener.as_ref().ok_or("no start socket")?;
     sync.send("ready").map_err(|e| e.to_string())?;
     let conn = wait_for_start(listener)?;
+    if let Err(e) = hooks::run_all(hooks, HookKind::StartContainer, &hook_state) {
+        let _ = nix::sys::socket::send(
+            conn.as_raw_fd(),
+            e.as_bytes(),
+            nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        );
+        return Err(e);
+    }
     p::reset_signals().map_err(|e| errno("reset signals", e))?;
     if let Some(filter) = seccomp_pending {
         if let Err(e) = install_seccomp(filter, sync) {

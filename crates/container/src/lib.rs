@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod features;
+pub mod hooks;
 mod init;
 pub mod lifecycle;
 pub mod mount_options;

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use cryo_oci::{State, Status};
 use cryo_sys::process as p;
 
+use crate::hooks::HookKind;
+
 use crate::error::{ContainerError, Context, Result};
 use crate::store::{Record, Store, START_SOCKET};
 
@@ -35,6 +37,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     rec.started = true;
     locked.save(&rec)?;
     let _ = std::fs::remove_file(&sock_path);
+    run_warning_hooks(&rec, HookKind::Poststart, Status::Running);
     Ok(())
 }
 
@@ -122,7 +125,27 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
         _ => {}
     }
     destroy(&rec)?;
-    locked.remove()
+    locked.remove()?;
+    run_warning_hooks(&rec, HookKind::Poststop, Status::Stopped);
+    Ok(())
+}
+
+/// poststart and poststop hooks: a failure is a warning, not an error.
+fn run_warning_hooks(rec: &Record, kind: HookKind, status: Status) {
+    let hooks = rec.config.hooks().as_ref();
+    if hooks.is_none_or(|h| kind.of(h).is_empty()) {
+        return;
+    }
+    let mut state = rec.state(String::new());
+    state.status = status;
+    match crate::hooks::state_json(&state) {
+        Ok(json) => {
+            if let Err(e) = crate::hooks::run_all(hooks, kind, &json) {
+                crate::hooks::warn(e);
+            }
+        }
+        Err(e) => crate::hooks::warn(e.to_string()),
+    }
 }
 
 /// Kills whatever is left of the container and removes its cgroup.

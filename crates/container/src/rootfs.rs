@@ -30,7 +30,6 @@ pub struct RootfsPlan<'a> {
     pub bundle: &'a Path,
     pub cgroup_paths: &'a BTreeMap<String, PathBuf>,
     pub in_user_ns: bool,
-    pub no_pivot: bool,
 }
 
 /// Default device nodes every container gets (runc's list).
@@ -78,14 +77,20 @@ pub fn setup(plan: &RootfsPlan) -> InitResult<()> {
         dev_symlinks(&root)?;
     }
 
+    Ok(())
+}
+
+/// Makes the prepared rootfs the container's `/` (pivot_root, or a move
+/// of the mount with `--no-pivot`).
+pub fn pivot(rootfs: &Path, no_pivot: bool) -> InitResult<()> {
+    let root = m::open_dir(rootfs).map_err(|e| errno("open rootfs", e))?;
     m::fchdir(&root).map_err(|e| errno("chdir rootfs", e))?;
     drop(root);
-    if plan.no_pivot {
-        m::move_root_to_cwd().map_err(|e| errno("move rootfs to /", e))?;
+    if no_pivot {
+        m::move_root_to_cwd().map_err(|e| errno("move rootfs to /", e))
     } else {
-        m::pivot_to_cwd().map_err(|e| errno("pivot_root", e))?;
+        m::pivot_to_cwd().map_err(|e| errno("pivot_root", e))
     }
-    Ok(())
 }
 
 /// After pivot_root: masked paths, read-only paths, read-only root and the
