@@ -113,6 +113,15 @@ fn main() -> ExitCode {
         let _ = <Cli as clap::CommandFactory>::command().print_help();
         return ExitCode::SUCCESS;
     };
+    // Verbs that start processes in a container run from a sealed copy of
+    // the binary, so no container can reach the installed one.
+    if matches!(command, Command::Create(_) | Command::Run(_) | Command::Exec(_))
+        && !cryo_sys::exe::running_from_sealed_copy()
+    {
+        let e = cryo_sys::exe::reexec_from_sealed_copy();
+        logger.error(&format!("re-execute cryo from a sealed copy: {e}"));
+        return ExitCode::from(1);
+    }
     let store = cryo_container::Store::new(&cli.root);
     let result = match command {
         Command::Create(a) => cmd::create::run(&cli, &store, a),

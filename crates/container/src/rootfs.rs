@@ -195,6 +195,16 @@ fn mount_one(plan: &RootfsPlan, root: &OwnedFd, mnt: &Mount) -> InitResult<()> {
     if typ == "cgroup" || typ == "cgroup2" {
         return mount_cgroup(plan, root, dest, &opts);
     }
+    if typ == "proc" || typ == "sysfs" {
+        // A /proc or /sys that is a symlink could point the mount (and the
+        // masks that rely on it) anywhere (CVE-2019-16884 class): refuse.
+        if m::has_symlink_in_root(root, dest).map_err(|e| errno(format!("check {}", dest.display()), e))? {
+            return Err(format!(
+                "mount destination {} for {typ} is or passes through a symlink, which is not allowed",
+                dest.display()
+            ));
+        }
+    }
     let target = m::make_mountpoint(root, dest, false)
         .map_err(|e| errno(format!("mkdir {}", dest.display()), e))?;
     let source = mnt

@@ -3,6 +3,7 @@
 //! the other crates only call the safe functions exported here.
 
 pub mod caps;
+pub mod exe;
 pub mod event;
 pub mod fd;
 pub mod mount;

@@ -249,3 +249,16 @@ pub fn mount_flags(path: &Path) -> Result<u64, Errno> {
 pub fn cstr_of(s: &str) -> Result<std::ffi::CString, Errno> {
     std::ffi::CString::new(s).map_err(|_| Errno::EINVAL)
 }
+
+/// Whether any component of `rel` inside `root` is a symlink (ELOOP from
+/// RESOLVE_NO_SYMLINKS). A missing path is not a symlink.
+pub fn has_symlink_in_root(root: &impl AsFd, rel: &Path) -> Result<bool, Errno> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_SYMLINKS);
+    match nix::fcntl::openat2(root.as_fd(), strip_root(rel).as_path(), how) {
+        Ok(_) | Err(Errno::ENOENT) => Ok(false),
+        Err(Errno::ELOOP) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
