@@ -204,8 +204,8 @@ sc_exec_tty() {
     rc=$?
     out=${out//$'\r'/}
     ((rc == 0)) || die "podman exec -it exited $rc (output: $out)"
-    # script(1) may prefix the output with a ^@ from the terminal setup.
-    [[ $out == */dev/pts/*$'\n'done ]] || die "exec -it output: '$out'"
+    # script(1) may add a ^@ from the terminal setup before or after the output.
+    [[ $out == */dev/pts/[0-9]*$'\n'done* ]] || die "exec -it output: '$out'"
 }
 
 sc_pause_unpause() {

@@ -114,8 +114,24 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Execed> {
         (None, None) => None,
     };
     let cgroup = cryo_cgroups::from_paths(rec.cgroup_paths.clone())?;
+    let cpu_list = |s: &Option<String>| -> Result<Option<Vec<usize>>> {
+        s.as_deref()
+            .map(crate::process_attrs::parse_cpu_list)
+            .transpose()
+            .map_err(ContainerError::Invalid)
+    };
+    let affinity = process.exec_cpu_affinity().as_ref();
+    let initial_cpus = cpu_list(affinity.map_or(&None, |a| a.initial()))?;
+    let final_cpus = cpu_list(affinity.map_or(&None, |a| a.cpu_affinity_final()))?;
+    // execCPUAffinity.initial: where cryo's own forks run until the
+    // process joins the container's cgroup.
+    if let Some(cpus) = &initial_cpus {
+        p::set_cpu_affinity(cpus).ctx(|| "set initial CPU affinity".into())?;
+    }
     let plan = ExecPlan {
         process,
+        personality: linux.and_then(|l| l.personality().as_ref()),
+        final_cpus,
         namespaces,
         console,
         preserve_fds: opts.preserve_fds as i32,

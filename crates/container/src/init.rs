@@ -254,6 +254,9 @@ fn stage2(
         }
     }
 
+    crate::process_attrs::apply_personality(
+        spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
+    )?;
     let ready = prepare_process(
         process,
         plan.console.as_ref(),
@@ -317,6 +320,7 @@ pub(crate) fn prepare_process<'a>(
     if process.terminal() == Some(true) {
         setup_terminal(console, process)?;
     }
+    crate::process_attrs::apply_priorities(process)?;
 
     if let Some(score) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", score.to_string()).map_err(|e| {
@@ -552,6 +556,9 @@ fn wait_for_start(listener: &OwnedFd) -> InitResult<OwnedFd> {
 /// What an `exec` process needs, prepared by the parent.
 pub struct ExecPlan<'a> {
     pub process: &'a oci_spec::runtime::Process,
+    pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
+    /// execCPUAffinity.final: CPUs the program runs on.
+    pub final_cpus: Option<Vec<usize>>,
     /// The container's namespaces to join, user first, mount last.
     pub namespaces: Vec<(i32, OwnedFd)>,
     pub console: Option<OwnedFd>,
@@ -603,6 +610,10 @@ fn exec_stage2(plan: &ExecPlan, sync: &SyncSocket) -> InitResult<Never> {
     let process = plan.process;
     if process.terminal() == Some(true) {
         p::setsid().map_err(|e| errno("setsid", e))?;
+    }
+    crate::process_attrs::apply_personality(plan.personality)?;
+    if let Some(cpus) = &plan.final_cpus {
+        p::set_cpu_affinity(cpus).map_err(|e| errno("set CPU affinity", e))?;
     }
     let ready = prepare_process(
         process,

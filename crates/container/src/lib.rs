@@ -9,6 +9,7 @@ pub mod exec;
 pub mod features;
 pub mod hooks;
 mod init;
+mod process_attrs;
 pub mod lifecycle;
 pub mod mount_options;
 pub mod ps;

@@ -265,3 +265,52 @@ pub fn join_session_keyring(name: &str) -> Result<(), Errno> {
     let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
     Errno::result(r).map(drop)
 }
+
+/// personality(2): PER_LINUX (0) or PER_LINUX32 (8).
+pub fn set_personality(persona: u64) -> Result<(), Errno> {
+    // SAFETY: personality takes one integer and returns the old persona.
+    let r = unsafe { libc::personality(persona as libc::c_ulong) };
+    Errno::result(r).map(drop)
+}
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, self, class << 13 | level).
+pub fn set_io_priority(class: u32, level: u32) -> Result<(), Errno> {
+    const IOPRIO_WHO_PROCESS: libc::c_long = 1;
+    let prio = ((class as libc::c_long) << 13) | level as libc::c_long;
+    // SAFETY: ioprio_set takes integers only.
+    let r = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) };
+    Errno::result(r).map(drop)
+}
+
+/// Binds the calling process to `cpus`.
+pub fn set_cpu_affinity(cpus: &[usize]) -> Result<(), Errno> {
+    let mut set = nix::sched::CpuSet::new();
+    for c in cpus {
+        set.set(*c)?;
+    }
+    nix::sched::sched_setaffinity(Pid::from_raw(0), &set)
+}
+
+/// The kernel's `struct sched_attr` (sched_setattr(2)).
+#[repr(C)]
+#[derive(Default)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+    pub util_min: u32,
+    pub util_max: u32,
+}
+
+/// sched_setattr(2) on the calling thread.
+pub fn set_scheduler(mut attr: SchedAttr) -> Result<(), Errno> {
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `attr` is a valid sched_attr whose size field matches its layout.
+    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
+    Errno::result(r).map(drop)
+}
