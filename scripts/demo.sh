@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Walk through the OCI container lifecycle with cryo:
-#   create -> state -> start -> list/state -> kill -> delete
+#   create -> state -> start -> list/state -> exec -> kill -> delete
 # using a busybox bundle whose process prints a counter once a second into
 # /tmp/ticks inside the container (the rootfs is a plain directory, so the host
 # reads it at $BUNDLE/rootfs/tmp/ticks).
@@ -112,6 +112,9 @@ sleep 3
 cryo list
 cryo state "$ID"
 run tail -n 3 "$TICKS"
+
+say "exec (a second process in the container's namespaces)"
+cryo exec "$ID" sh -c 'echo "hello from $(hostname), pid 1 is: $(cat /proc/1/cmdline | tr "\\0" " ")"'
 
 # --- checkpoint/restore (issue 4) ---
 # Not implemented yet: `cryo checkpoint` / `cryo restore` (through CRIU) go here
