@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
@@ -676,7 +677,7 @@ class Bench:
         n = len(rows)
         cols = 4
         nrows = (n + cols - 1) // cols
-        fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.3 * nrows), squeeze=False)
+        fig, axes = plt.subplots(nrows, cols, figsize=(4.4 * cols, 3.6 * nrows), squeeze=False)
         colors = {"cryo": "#2a7ab9", "runc": "#8c8c8c", "crun": "#d9822b"}
         for ax, (m, med) in zip(axes.flat, rows):
             vals = [med[r] for r in ORDER]
@@ -686,7 +687,7 @@ class Bench:
             for i, v in enumerate(vals):
                 ax.annotate(f"{v:.3g}", (i, v), ha="center", va="bottom", fontsize=8,
                             xytext=(8, 1), textcoords="offset points")
-            title = m.label if len(m.label) <= 38 else m.label[:36] + "..."
+            title = "\n".join(textwrap.wrap(m.label, 42))
             ax.set_title(f"{title}\ncryo/runc {med['cryo'] / med['runc']:.2f}, "
                          f"cryo/crun {med['cryo'] / med['crun']:.2f}", fontsize=9)
             ax.set_ylabel(m.unit)

@@ -54,6 +54,14 @@ pub fn normalize(argv: Vec<OsString>, cmd: &clap::Command) -> Vec<OsString> {
                 if current.get_name() == "exec" && positionals > 1 {
                     passthrough = true;
                 }
+                // `ps ID [ps options]`: everything after the id is for the
+                // host ps, even `-f`/`--format` (runc's SkipArgReorder).
+                if current.get_name() == "ps" {
+                    out.push(arg);
+                    out.push(OsString::from("--"));
+                    passthrough = true;
+                    continue;
+                }
             }
         }
         out.push(arg);
@@ -97,6 +105,18 @@ mod tests {
                 "p",
                 "x"
             ]
+        );
+    }
+
+    #[test]
+    fn ps_options_after_the_id_go_to_ps() {
+        assert_eq!(
+            norm(&["cryo", "ps", "-f", "json", "x", "-f"]),
+            ["cryo", "ps", "-f", "json", "--", "x", "-f"]
+        );
+        assert_eq!(
+            norm(&["cryo", "ps", "x", "-o", "pid"]),
+            ["cryo", "ps", "x", "--", "-o", "pid"]
         );
     }
 

@@ -41,7 +41,10 @@ impl Logger {
         let line = self.line("warning", msg);
         match &self.file {
             Some(path) => {
-                let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path);
                 if let Ok(mut f) = file {
                     let _ = f.write_all(line.as_bytes());
                 }

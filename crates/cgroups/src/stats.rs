@@ -230,7 +230,12 @@ pub fn parse_u64_list(content: &str) -> Vec<u64> {
 /// skipped.
 pub fn parse_cpuset_list(content: &str) -> Vec<u16> {
     let mut out = Vec::new();
-    for part in content.trim().split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    for part in content
+        .trim()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         match part.split_once('-') {
             Some((a, b)) => {
                 if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {

@@ -7,11 +7,20 @@ use std::collections::BTreeMap;
 use oci_spec::runtime::LinuxNamespaceType;
 use serde::Serialize;
 
+use crate::hooks::HookKind;
+
 /// The lowest runtime-spec version cryo accepts.
 pub const OCI_VERSION_MIN: &str = "1.0.0";
 
-/// Hooks cryo runs. None yet: `hooks` in config.json is ignored.
-pub const HOOKS: &[&str] = &[];
+/// The hooks cryo runs (see `hooks.rs`), in runc's order.
+pub const HOOKS: [HookKind; 6] = [
+    HookKind::Prestart,
+    HookKind::CreateRuntime,
+    HookKind::CreateContainer,
+    HookKind::StartContainer,
+    HookKind::Poststart,
+    HookKind::Poststop,
+];
 
 /// The features document.
 #[derive(Debug, Clone, Serialize)]
@@ -86,14 +95,17 @@ pub fn features() -> Features {
     Features {
         oci_version_min: OCI_VERSION_MIN.to_string(),
         oci_version_max: cryo_oci::OCI_VERSION.to_string(),
-        hooks: HOOKS.iter().map(|s| s.to_string()).collect(),
+        hooks: HOOKS.iter().map(|k| k.name().to_string()).collect(),
         mount_options: crate::mount_options::KNOWN
             .iter()
             .map(|s| s.to_string())
             .collect(),
         linux: LinuxFeatures {
             namespaces,
-            capabilities: cryo_oci::caps::NAMES.iter().map(|s| s.to_string()).collect(),
+            capabilities: cryo_oci::caps::NAMES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             cgroup: CgroupFeatures {
                 v1: true,
                 v2: true,
@@ -126,6 +138,20 @@ mod tests {
         let text = serde_json::to_string(&f).expect("json");
         let parsed: oci_spec::runtime::Features = serde_json::from_str(&text).expect("oci types");
         assert_eq!(parsed.oci_version_min(), "1.0.0");
+        assert_eq!(
+            parsed.hooks().as_deref(),
+            Some(
+                &[
+                    "prestart",
+                    "createRuntime",
+                    "createContainer",
+                    "startContainer",
+                    "poststart",
+                    "poststop"
+                ]
+                .map(String::from)[..]
+            )
+        );
         let linux = parsed.linux().as_ref().expect("linux");
         let ns = linux.namespaces().as_ref().expect("namespaces");
         assert_eq!(ns.len(), 8);

@@ -87,9 +87,7 @@ pub fn filter_ps_output(output: &str, pids: &[i32]) -> Result<String> {
     for line in lines.filter(|l| !l.is_empty()) {
         let field = line.split_whitespace().nth(pid_index).unwrap_or_default();
         let pid: i32 = field.parse().map_err(|_| {
-            ContainerError::PsBadPid(format!(
-                "strconv.Atoi: parsing {field:?}: invalid syntax"
-            ))
+            ContainerError::PsBadPid(format!("strconv.Atoi: parsing {field:?}: invalid syntax"))
         })?;
         if pids.contains(&pid) {
             out.push_str(line);
@@ -117,7 +115,10 @@ root     18145 18135  0 00:26 ?        00:00:00 sleep 1000\n";
         assert!(lines[1].contains("sh -c sleep 1000"));
         assert!(lines[2].contains("18145 18135"));
         let none = filter_ps_output(PS_EF, &[]).expect("filter");
-        assert_eq!(none, "UID        PID  PPID  C STIME TTY          TIME CMD\n");
+        assert_eq!(
+            none,
+            "UID        PID  PPID  C STIME TTY          TIME CMD\n"
+        );
     }
 
     #[test]

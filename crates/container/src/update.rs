@@ -128,13 +128,19 @@ fn given(v: &Option<String>) -> Option<&str> {
 
 fn parse_u64_flag(flag: &str, v: &Option<String>) -> Result<Option<u64>> {
     given(v)
-        .map(|s| s.parse().map_err(|e| flag_error(flag, go_int_error(s, true, &e))))
+        .map(|s| {
+            s.parse()
+                .map_err(|e| flag_error(flag, go_int_error(s, true, &e)))
+        })
         .transpose()
 }
 
 fn parse_i64_flag(flag: &str, v: &Option<String>) -> Result<Option<i64>> {
     given(v)
-        .map(|s| s.parse().map_err(|e| flag_error(flag, go_int_error(s, false, &e))))
+        .map(|s| {
+            s.parse()
+                .map_err(|e| flag_error(flag, go_int_error(s, false, &e)))
+        })
         .transpose()
 }
 
@@ -257,7 +263,12 @@ pub fn updatable(r: &LinuxResources) -> LinuxResources {
             out.set_cpu(Some(n));
         }
     }
-    if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()).filter(|w| *w != 0) {
+    if let Some(w) = r
+        .block_io()
+        .as_ref()
+        .and_then(|b| b.weight())
+        .filter(|w| *w != 0)
+    {
         let mut n = LinuxBlockIo::default();
         n.set_weight(Some(w));
         out.set_block_io(Some(n));
@@ -464,14 +475,26 @@ mod tests {
         assert!(u.devices().is_none() && u.hugepage_limits().is_none());
         assert!(u.pids().is_none());
         let m = u.memory().expect("memory");
-        assert_eq!((m.limit(), m.reservation(), m.swap()), (None, Some(500), None));
+        assert_eq!(
+            (m.limit(), m.reservation(), m.swap()),
+            (None, Some(500), None)
+        );
         let c = u.cpu().as_ref().expect("cpu");
-        assert_eq!((c.shares(), c.quota(), c.cpus().as_deref()), (None, Some(2000), None));
+        assert_eq!(
+            (c.shares(), c.quota(), c.cpus().as_deref()),
+            (None, Some(2000), None)
+        );
         let n = merged(&stored, &u);
         let m = n.memory().expect("memory");
-        assert_eq!((m.limit(), m.reservation(), m.swap()), (Some(1000), Some(500), Some(2000)));
+        assert_eq!(
+            (m.limit(), m.reservation(), m.swap()),
+            (Some(1000), Some(500), Some(2000))
+        );
         let c = n.cpu().as_ref().expect("cpu");
-        assert_eq!((c.shares(), c.quota(), c.cpus().as_deref()), (Some(100), Some(2000), Some("0")));
+        assert_eq!(
+            (c.shares(), c.quota(), c.cpus().as_deref()),
+            (Some(100), Some(2000), Some("0"))
+        );
         assert_eq!(n.pids().map(|p| p.limit()), Some(5));
         assert_eq!(n.block_io().as_ref().and_then(|b| b.weight()), Some(300));
         assert_eq!(n.devices().as_ref().map(Vec::len), Some(1));

@@ -3,8 +3,8 @@
 //! the other crates only call the safe functions exported here.
 
 pub mod caps;
-pub mod exe;
 pub mod event;
+pub mod exe;
 pub mod fd;
 pub mod mount;
 pub mod process;

@@ -34,13 +34,26 @@ pub fn run(store: &Store, args: &Args) -> Outcome {
     };
     if args.stats {
         let s = cryo_container::stats(store, &args.id).map_err(err)?;
-        print(&Event::Stats(Box::new(s))).map_err(err)?;
-        return Ok(0);
+        return match print(&Event::Stats(Box::new(s))) {
+            Err(ContainerError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::BrokenPipe =>
+            {
+                Ok(0)
+            }
+            other => other.map(|()| 0).map_err(err),
+        };
     }
     let nanos = u64::try_from(args.interval).unwrap_or(u64::MAX);
     let mut emit = print;
-    cryo_container::watch(store, &args.id, Duration::from_nanos(nanos), &mut emit).map_err(err)?;
-    Ok(0)
+    match cryo_container::watch(store, &args.id, Duration::from_nanos(nanos), &mut emit) {
+        // The reader went away (`cryo events ID | head -1`): done.
+        Err(ContainerError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            Ok(0)
+        }
+        other => other.map(|()| 0).map_err(err),
+    }
 }
 
 /// Parses a Go `time.Duration` string (`5s`, `1.5h`, `1m30s`, `-2ms`,

@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use super::{err, Outcome};
+use super::{err, write_stdout, Outcome};
 
 #[derive(clap::Args, Debug)]
 #[command(args_override_self = true)]
@@ -17,6 +17,7 @@ pub fn run(_args: &Args) -> Outcome {
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
     f.serialize(&mut ser).map_err(err)?;
-    println!("{}", String::from_utf8_lossy(&out));
+    out.push(b'\n');
+    write_stdout(&String::from_utf8_lossy(&out))?;
     Ok(0)
 }

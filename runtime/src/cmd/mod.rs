@@ -36,3 +36,14 @@ pub fn absolute(p: &Path) -> PathBuf {
 pub fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
+
+/// Writes `text` to stdout. A closed pipe (`cryo features | head`) is not
+/// an error: the reader has what it wanted.
+pub fn write_stdout(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("write stdout: {e}")),
+        _ => Ok(()),
+    }
+}

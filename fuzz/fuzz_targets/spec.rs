@@ -1,0 +1,24 @@
+//! `config.json`: bytes → `cryo_oci::spec::parse_json::<Spec>` (the path
+//! `cryo create`/`run` use via `load_spec`), then `validate` on success.
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use oci_spec::runtime::Spec;
+
+fuzz_target!(|data: &[u8]| {
+    // load_spec refuses larger files before parsing.
+    if data.len() as u64 > cryo_oci::spec::MAX_CONFIG_BYTES {
+        return;
+    }
+    match cryo_oci::spec::parse_json::<Spec>(Path::new("config.json"), data) {
+        Ok(spec) => {
+            let _ = cryo_oci::spec::validate(&spec);
+        }
+        Err(e) => {
+            // Error messages are printed to users: building them must not panic.
+            let _ = e.to_string();
+        }
+    }
+});
