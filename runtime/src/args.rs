@@ -69,6 +69,26 @@ pub fn normalize(argv: Vec<OsString>, cmd: &clap::Command) -> Vec<OsString> {
     out
 }
 
+/// The long name of a flag given without its value (clap's "a value is
+/// required" error), for runc's "flag needs an argument" wording.
+pub fn missing_value_flag(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::InvalidValue {
+        return None;
+    }
+    match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) if v.is_empty() => {}
+        _ => return None,
+    }
+    match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(a)) => {
+            let name = a.split_whitespace().next().unwrap_or(a);
+            Some(name.trim_start_matches('-').to_string())
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +138,16 @@ mod tests {
             norm(&["cryo", "ps", "x", "-o", "pid"]),
             ["cryo", "ps", "x", "--", "-o", "pid"]
         );
+    }
+
+    #[test]
+    fn missing_flag_value_is_named() {
+        use clap::Parser;
+        let e = crate::Cli::try_parse_from(["cryo", "restore", "--lsm-mount-context"]);
+        let flag = e.err().and_then(|e| missing_value_flag(&e));
+        assert_eq!(flag.as_deref(), Some("lsm-mount-context"));
+        let e = crate::Cli::try_parse_from(["cryo", "restore", "--bogus", "x"]);
+        assert_eq!(e.err().and_then(|e| missing_value_flag(&e)), None);
     }
 
     #[test]

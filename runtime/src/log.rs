@@ -60,7 +60,10 @@ impl Logger {
     pub fn error(&self, msg: &str) {
         match &self.file {
             Some(path) => {
-                let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path);
                 if let Ok(mut f) = file {
                     let _ = f.write_all(self.line("error", msg).as_bytes());
                 }

@@ -85,6 +85,10 @@ pub enum Command {
     Update(cmd::update::Args),
     /// Show the enabled features (the OCI features document)
     Features(cmd::features::Args),
+    /// Checkpoint a running container (CRIU)
+    Checkpoint(cmd::checkpoint::Args),
+    /// Restore a container from a checkpoint (CRIU)
+    Restore(cmd::restore::Args),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +99,12 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
+            if let Some(flag) = args::missing_value_flag(&e) {
+                // Go's flag package wording: Podman probes `restore
+                // --lsm-mount-context` for it.
+                eprintln!("flag needs an argument: -{flag}");
+                return ExitCode::from(1);
+            }
             let _ = e.print();
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
@@ -115,8 +125,10 @@ fn main() -> ExitCode {
     };
     // Verbs that start processes in a container run from a sealed copy of
     // the binary, so no container can reach the installed one.
-    if matches!(command, Command::Create(_) | Command::Run(_) | Command::Exec(_))
-        && !cryo_sys::exe::running_from_sealed_copy()
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    ) && !cryo_sys::exe::running_from_sealed_copy()
     {
         let e = cryo_sys::exe::reexec_from_sealed_copy();
         logger.error(&format!("re-execute cryo from a sealed copy: {e}"));
@@ -139,6 +151,8 @@ fn main() -> ExitCode {
         Command::Events(a) => cmd::events::run(&store, a),
         Command::Update(a) => cmd::update::run(&cli, &store, a),
         Command::Features(a) => cmd::features::run(a),
+        Command::Checkpoint(a) => cmd::checkpoint::run(&cli, &store, a),
+        Command::Restore(a) => cmd::restore::run(&cli, &store, a),
     };
     for w in cryo_container::hooks::take_warnings() {
         logger.warn(&w);

@@ -814,6 +814,38 @@ impl Bundle {
 // Host helpers
 // ---------------------------------------------------------------------------
 
+/// Compiles a small static C program (once per test process) and returns
+/// its path; test rootfses get a copy.
+pub fn static_program(name: &str, source: &str) -> PathBuf {
+    static DIR: OnceLock<TempDir> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        tempfile::Builder::new()
+            .prefix("cryo-e2e-progs.")
+            .tempdir()
+            .expect("create program dir")
+    });
+    let bin = dir.path().join(name);
+    if bin.exists() {
+        return bin;
+    }
+    let src = dir.path().join(format!("{name}.c"));
+    std::fs::write(&src, source).expect("write C source");
+    let tmp = dir.path().join(format!(".{name}.{}", std::process::id()));
+    let out = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .output()
+        .unwrap_or_else(|e| panic!("run gcc: {e}"));
+    assert!(
+        out.status.success(),
+        "gcc {name}.c failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::rename(&tmp, &bin).expect("rename program");
+    bin
+}
+
 /// One parsed line of /proc/<pid>/mountinfo.
 #[derive(Debug, Clone)]
 pub struct MountInfo {

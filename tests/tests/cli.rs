@@ -18,7 +18,10 @@ fn spec_writes_runc_default_config() {
     // The only intended difference: the runtime names the default hostname after itself.
     assert!(got["hostname"].is_string(), "hostname must be set: {got}");
     got["hostname"] = want["hostname"].clone();
-    assert_eq!(got, want, "spec output must equal runc's default spec (but for the hostname)");
+    assert_eq!(
+        got, want,
+        "spec output must equal runc's default spec (but for the hostname)"
+    );
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .expect("readdir")
         .map(|e| e.expect("entry").file_name())

@@ -37,11 +37,20 @@ fn exec_runs_in_the_containers_namespaces_and_cgroup() {
         "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; readlink /proc/self/ns/net; cat /proc/self/cgroup | grep memory",
     ]);
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines[0], "runc", "hostname of the container (runc's default spec): {out}");
-    assert!(lines[1].starts_with("sh -c trap"), "pid 1 of the container's pid ns: {out}");
+    assert_eq!(
+        lines[0], "runc",
+        "hostname of the container (runc's default spec): {out}"
+    );
+    assert!(
+        lines[1].starts_with("sh -c trap"),
+        "pid 1 of the container's pid ns: {out}"
+    );
     assert_eq!(lines[2], ns_link(&init.to_string(), "net"), "{out}");
     let host_cg = std::fs::read_to_string(format!("/proc/{init}/cgroup")).expect("init cgroup");
-    let init_mem = host_cg.lines().find(|l| l.contains(":memory:")).expect("memory line");
+    let init_mem = host_cg
+        .lines()
+        .find(|l| l.contains(":memory:"))
+        .expect("memory line");
     assert_eq!(lines[3], init_mem, "{out}");
 }
 
@@ -60,7 +69,18 @@ fn exec_user_cwd_env_flags() {
     let (_b, id) = running(&rt, "exec-flags");
     let _g = Guard(&rt, id.clone());
     let out = rt.run_ok(&[
-        "exec", "-u", "1000:1000", "--cwd", "/tmp", "-e", "FOO=bar", "--env", "X=1", &id, "sh", "-c",
+        "exec",
+        "-u",
+        "1000:1000",
+        "--cwd",
+        "/tmp",
+        "-e",
+        "FOO=bar",
+        "--env",
+        "X=1",
+        &id,
+        "sh",
+        "-c",
         "id -u; id -g; pwd; echo $FOO$X",
     ]);
     assert_eq!(out.stdout, "1000\n1000\n/tmp\nbar1\n", "{out}");
@@ -77,10 +97,15 @@ fn exec_missing_binary_and_cwd_use_runc_words() {
         "{out}"
     );
     let out = rt.run_fail(&["exec", &id, "no-such-binary"]);
-    assert!(out.stderr.contains("executable file not found in $PATH"), "{out}");
+    assert!(
+        out.stderr.contains("executable file not found in $PATH"),
+        "{out}"
+    );
     let out = rt.run_fail(&["exec", "--cwd", "/nope", &id, "true"]);
     assert!(
-        out.stderr.contains("chdir to cwd (\\\"/nope\\\") set in config.json failed: no such file or directory"),
+        out.stderr.contains(
+            "chdir to cwd (\\\"/nope\\\") set in config.json failed: no such file or directory"
+        ),
         "{out}"
     );
 }
@@ -96,17 +121,29 @@ fn exec_process_file_detached_with_pid_file() {
     std::fs::write(&pf, process.to_string()).expect("write process.json");
     let pid_file = b.path().join("exec.pid");
     let (out, _, _) = rt.output_detached(&[
-        "exec", "--process", pf.to_str().expect("utf8"), "--detach", "--pid-file",
-        pid_file.to_str().expect("utf8"), &id,
+        "exec",
+        "--process",
+        pf.to_str().expect("utf8"),
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().expect("utf8"),
+        &id,
     ]);
     assert!(out.success(), "{out}");
     let pid_text = std::fs::read_to_string(&pid_file).expect("pid file");
-    assert!(!pid_text.ends_with('\n'), "bare pid, no newline: {pid_text:?}");
+    assert!(
+        !pid_text.ends_with('\n'),
+        "bare pid, no newline: {pid_text:?}"
+    );
     let pid: i64 = pid_text.parse().expect("pid");
-    wait_for(Duration::from_secs(10), "marker", || b.rootfs().join("tmp/marker").exists());
+    wait_for(Duration::from_secs(10), "marker", || {
+        b.rootfs().join("tmp/marker").exists()
+    });
     let ps = rt.run_ok(&["exec", &id, "cat", "/tmp/marker"]);
     assert_eq!(ps.stdout, "from-process-json\n");
-    wait_for(Duration::from_secs(10), "detached exec exits", || pid_is_dead(pid));
+    wait_for(Duration::from_secs(10), "detached exec exits", || {
+        pid_is_dead(pid)
+    });
 }
 
 #[test]
@@ -116,7 +153,14 @@ fn exec_with_tty_through_console_socket() {
     let _g = Guard(&rt, id.clone());
     let sock = ConsoleSocket::new();
     let (out, _, _) = rt.output_detached(&[
-        "exec", "--tty", "--detach", "--console-socket", sock.path_str(), &id, "sh", "-c",
+        "exec",
+        "--tty",
+        "--detach",
+        "--console-socket",
+        sock.path_str(),
+        &id,
+        "sh",
+        "-c",
         "tty; [ -t 0 ] && echo stdin-tty",
     ]);
     assert!(out.success(), "{out}");
@@ -131,8 +175,17 @@ fn exec_cap_flag_adds_a_capability() {
     let (_b, id) = running(&rt, "exec-cap");
     let _g = Guard(&rt, id.clone());
     let base = rt.run_ok(&["exec", &id, "sh", "-c", "grep CapEff /proc/self/status"]);
-    let more = rt.run_ok(&["exec", "--cap", "CAP_SYS_ADMIN", &id, "sh", "-c", "grep CapEff /proc/self/status"]);
-    let mask = |s: &str| u64::from_str_radix(s.split_whitespace().nth(1).unwrap_or("0"), 16).unwrap_or(0);
+    let more = rt.run_ok(&[
+        "exec",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        &id,
+        "sh",
+        "-c",
+        "grep CapEff /proc/self/status",
+    ]);
+    let mask =
+        |s: &str| u64::from_str_radix(s.split_whitespace().nth(1).unwrap_or("0"), 16).unwrap_or(0);
     assert_eq!(mask(&base.stdout) & (1 << 21), 0, "{base}");
     assert_ne!(mask(&more.stdout) & (1 << 21), 0, "{more}");
 }
@@ -162,10 +215,18 @@ fn exec_does_not_leak_fds_and_preserves_requested_ones() {
     let devnull = std::fs::File::open("/dev/null").expect("open");
     use std::os::fd::AsRawFd;
     let mut cmd = rt.cmd(&[
-        "exec", "--preserve-fds", "1", &id, "sh", "-c",
+        "exec",
+        "--preserve-fds",
+        "1",
+        &id,
+        "sh",
+        "-c",
         "for i in 3 4 5 6 7 8 9; do [ -e /proc/self/fd/$i ] && echo open $i; done; true",
     ]);
-    map_fds(&mut cmd, &[(devnull.as_raw_fd(), 3), (devnull.as_raw_fd(), 4)]);
+    map_fds(
+        &mut cmd,
+        &[(devnull.as_raw_fd(), 3), (devnull.as_raw_fd(), 4)],
+    );
     let out = output_timeout(cmd, CMD_TIMEOUT);
     assert!(out.success(), "{out}");
     assert_eq!(out.stdout, "open 3\n", "fd 3 preserved, fd 4 closed: {out}");

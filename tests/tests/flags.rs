@@ -28,7 +28,11 @@ fn new_session_keyring_by_default() {
     let rt = Runtime::cryo();
     let b = keyring_bundle("keyring");
     let out = rt.run_fg_ok(&b, "keyring");
-    assert_eq!(out.trim(), "1", "the container must see its own _ses keyring: {out}");
+    assert_eq!(
+        out.trim(),
+        "1",
+        "the container must see its own _ses keyring: {out}"
+    );
 }
 
 #[test]
@@ -37,7 +41,11 @@ fn no_new_keyring_keeps_callers_keyring() {
     let b = keyring_bundle("nokeyring");
     let out = rt.run_fg(&b, "nokeyring", &["--no-new-keyring"]);
     assert!(out.success(), "{out}");
-    assert_eq!(out.stdout.trim(), "0", "no _ses keyring may be created: {out}");
+    assert_eq!(
+        out.stdout.trim(),
+        "0",
+        "no _ses keyring may be created: {out}"
+    );
 }
 
 #[test]
@@ -48,10 +56,20 @@ fn no_pivot_uses_a_moved_root() {
     assert!(out.success(), "{out}");
     assert!(out.stdout.starts_with("root:"), "{out}");
     // The container sees its rootfs as /, not the host's.
-    let entries: usize = out.stdout.lines().nth(1).and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+    let entries: usize = out
+        .stdout
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
     let host_entries = std::fs::read_dir("/").expect("readdir /").count();
-    let rootfs_entries = std::fs::read_dir(b.rootfs()).expect("readdir rootfs").count();
-    assert_eq!(entries, rootfs_entries, "host / has {host_entries} entries\n{out}");
+    let rootfs_entries = std::fs::read_dir(b.rootfs())
+        .expect("readdir rootfs")
+        .count();
+    assert_eq!(
+        entries, rootfs_entries,
+        "host / has {host_entries} entries\n{out}"
+    );
 }
 
 #[test]
@@ -79,7 +97,9 @@ fn kill_all_signals_every_process() {
         .expect("pid");
     let out = rt.run_ok(&["kill", "--all", &c.id, "KILL"]);
     assert!(out.stderr.is_empty(), "{out}");
-    wait_for(Duration::from_secs(10), "child killed", || pid_is_dead(child));
+    wait_for(Duration::from_secs(10), "child killed", || {
+        pid_is_dead(child)
+    });
     c.wait_stopped();
 }
 
@@ -94,5 +114,9 @@ fn systemd_cgroup_without_systemd_is_a_clear_error() {
     let _g = rt.guard(&id);
     let out = rt.run_fail(&["--systemd-cgroup", "run", "--bundle", b.path_str(), &id]);
     assert!(out.stderr.contains("systemd"), "{out}");
-    assert!(rt.root_entries().is_empty(), "nothing may be created: {:?}", rt.root_entries());
+    assert!(
+        rt.root_entries().is_empty(),
+        "nothing may be created: {:?}",
+        rt.root_entries()
+    );
 }

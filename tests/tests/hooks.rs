@@ -44,30 +44,57 @@ fn every_hook_runs_in_order_with_state_args_and_env() {
     c.wait_stopped();
     c.delete();
     let log = std::fs::read_to_string(&host_log).expect("hook log");
-    let names: Vec<&str> = log.lines().map(|l| l.split(' ').next().unwrap_or("")).collect();
+    let names: Vec<&str> = log
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
     // poststart runs after the program started, so it may come before or after its output.
-    let mut without_poststart: Vec<&str> = names.iter().copied().filter(|n| *n != "poststart").collect();
+    let mut without_poststart: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| *n != "poststart")
+        .collect();
     without_poststart.dedup();
     assert_eq!(
         without_poststart,
-        ["prestart", "createRuntime", "createContainer", "startContainer", "running", "poststop"],
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "running",
+            "poststop"
+        ],
         "{log}"
     );
     assert!(names.contains(&"poststart"), "{log}");
     for line in log.lines().filter(|l| !l.starts_with("running")) {
-        assert!(line.ends_with(" first-arg bar"), "args and env must reach the hook: {line}");
+        assert!(
+            line.ends_with(" first-arg bar"),
+            "args and env must reach the hook: {line}"
+        );
     }
-    for kind in ["prestart", "createRuntime", "createContainer", "poststart", "poststop"] {
+    for kind in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "poststart",
+        "poststop",
+    ] {
         let state: Value = serde_json::from_str(
             &std::fs::read_to_string(out.join(format!("log.{kind}.json"))).expect("state file"),
         )
         .expect("state JSON");
         assert_eq!(state["id"], json!(id), "{kind}: {state}");
-        assert!(state["pid"].is_number() && state["bundle"].is_string(), "{kind}: {state}");
+        assert!(
+            state["pid"].is_number() && state["bundle"].is_string(),
+            "{kind}: {state}"
+        );
     }
-    let poststop: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("log.poststop.json")).expect("poststop state"))
-            .expect("JSON");
+    let poststop: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("log.poststop.json")).expect("poststop state"),
+    )
+    .expect("JSON");
     assert_eq!(poststop["status"], "stopped");
 }
 
@@ -80,7 +107,10 @@ fn failing_prestart_hook_fails_create_and_leaves_nothing() {
     b.config_mut()["linux"]["cgroupsPath"] = json!(cg);
     let (_c, out) = rt.try_create(&b, "hookfail", &[]);
     assert_eq!(out.code(), Some(1), "{out}");
-    assert!(out.stderr.contains("prestart"), "the error names the hook: {out}");
+    assert!(
+        out.stderr.contains("prestart"),
+        "the error names the hook: {out}"
+    );
     assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
     assert!(
         !std::path::Path::new(&format!("/sys/fs/cgroup/memory{cg}")).exists(),
@@ -98,7 +128,11 @@ fn hook_timeout_is_enforced() {
     let (_c, out) = rt.try_create(&b, "hooktimeout", &[]);
     assert_eq!(out.code(), Some(1), "{out}");
     assert!(out.stderr.contains("timed out"), "{out}");
-    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
 }
 
@@ -107,7 +141,8 @@ fn failing_start_container_hook_fails_start() {
     let rt = Runtime::cryo();
     let mut b = Bundle::new(&["sh", "-c", "echo program-ran > /out/ran"]);
     let out_dir = b.out_dir();
-    b.config_mut()["hooks"] = json!({"startContainer": [{"path": "/bin/false", "args": ["false"]}]});
+    b.config_mut()["hooks"] =
+        json!({"startContainer": [{"path": "/bin/false", "args": ["false"]}]});
     let c = rt.create(&b, "hookstart");
     let out = rt.run_fail(&["start", &c.id]);
     assert!(out.stderr.contains("startContainer"), "{out}");
@@ -124,6 +159,9 @@ fn failing_poststop_hook_is_only_a_warning() {
     c.start();
     c.wait_stopped();
     let out = rt.run_ok(&["delete", &c.id]);
-    assert!(out.stderr.contains("poststop"), "a warning is printed: {out}");
+    assert!(
+        out.stderr.contains("poststop"),
+        "a warning is printed: {out}"
+    );
     assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
 }

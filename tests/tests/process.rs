@@ -255,9 +255,10 @@ fn terminal_without_console_socket_fails_detached() {
     let (_c, out) = rt.try_create(&b, "ttynosock", &[]);
     assert_eq!(out.code(), Some(1), "{out}");
     assert!(
-        out.stderr
-            .contains("cannot allocate tty if")
-            && out.stderr.contains("will detach without setting console socket"),
+        out.stderr.contains("cannot allocate tty if")
+            && out
+                .stderr
+                .contains("will detach without setting console socket"),
         "{out}"
     );
 }
@@ -270,8 +271,7 @@ fn console_socket_without_terminal_fails() {
     let (_c, out) = rt.try_create(&b, "socknotty", &["--console-socket", sock.path_str()]);
     assert_eq!(out.code(), Some(1), "{out}");
     assert!(
-        out.stderr
-            .contains("cannot use console socket if")
+        out.stderr.contains("cannot use console socket if")
             && out.stderr.contains("will not detach or allocate tty"),
         "{out}"
     );

@@ -79,8 +79,14 @@ fn unsupported_fields_are_refused_clearly() {
     let rt = Runtime::cryo();
     for (name, patch) in [
         ("intelrdt", json!({"linux": {"intelRdt": {"closID": "x"}}})),
-        ("apparmor", json!({"process": {"apparmorProfile": "docker-default"}})),
-        ("selinux", json!({"process": {"selinuxLabel": "system_u:system_r:container_t:s0"}})),
+        (
+            "apparmor",
+            json!({"process": {"apparmorProfile": "docker-default"}}),
+        ),
+        (
+            "selinux",
+            json!({"process": {"selinuxLabel": "system_u:system_r:container_t:s0"}}),
+        ),
     ] {
         let mut b = Bundle::new(&["true"]);
         for (section, fields) in patch.as_object().expect("object") {
@@ -91,7 +97,11 @@ fn unsupported_fields_are_refused_clearly() {
         let (_c, out) = rt.try_create(&b, name, &[]);
         assert_eq!(out.code(), Some(1), "{name}: {out}");
         assert!(out.stderr.contains("not supported"), "{name}: {out}");
-        assert!(rt.root_entries().is_empty(), "{name}: {:?}", rt.root_entries());
+        assert!(
+            rt.root_entries().is_empty(),
+            "{name}: {:?}",
+            rt.root_entries()
+        );
     }
 }
 
@@ -99,8 +109,16 @@ fn unsupported_fields_are_refused_clearly() {
 fn invalid_config_names_the_field_and_never_panics() {
     let rt = Runtime::cryo();
     for (name, patch, field) in [
-        ("wrongtype", json!({"process": {"user": {"uid": "zero", "gid": 0}}}), "process.user.uid"),
-        ("badenum", json!({"linux": {"namespaces": [{"type": "bogus"}]}}), "linux.namespaces"),
+        (
+            "wrongtype",
+            json!({"process": {"user": {"uid": "zero", "gid": 0}}}),
+            "process.user.uid",
+        ),
+        (
+            "badenum",
+            json!({"linux": {"namespaces": [{"type": "bogus"}]}}),
+            "linux.namespaces",
+        ),
     ] {
         let mut b = Bundle::new(&["true"]);
         for (section, fields) in patch.as_object().expect("object") {
@@ -110,7 +128,10 @@ fn invalid_config_names_the_field_and_never_panics() {
         }
         let (_c, out) = rt.try_create(&b, name, &[]);
         assert_eq!(out.code(), Some(1), "{name}: {out}");
-        assert!(out.stderr.contains(field), "{name}: error must name {field}: {out}");
+        assert!(
+            out.stderr.contains(field),
+            "{name}: error must name {field}: {out}"
+        );
         assert!(!out.stderr.contains("panicked"), "{out}");
     }
     let b = Bundle::new(&["true"]);

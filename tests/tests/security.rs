@@ -43,7 +43,14 @@ fn runtime_binary_cannot_be_overwritten_from_a_container() {
     }
     // While cryo processes run, their executable is a sealed memfd.
     let runner = std::process::Command::new(cryo_bin())
-        .args(["--root", rt.root_path().to_str().expect("utf8"), "exec", &id, "sleep", "2"])
+        .args([
+            "--root",
+            rt.root_path().to_str().expect("utf8"),
+            "exec",
+            &id,
+            "sleep",
+            "2",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -54,13 +61,21 @@ fn runtime_binary_cannot_be_overwritten_from_a_container() {
             .map(|p| p.to_string_lossy().starts_with("/memfd:cryo"))
             .unwrap_or(false)
     });
-    let write = std::fs::OpenOptions::new().write(true).open(format!("/proc/{pid}/exe"));
-    assert!(write.is_err(), "the running cryo's executable must not be writable");
+    let write = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/{pid}/exe"));
+    assert!(
+        write.is_err(),
+        "the running cryo's executable must not be writable"
+    );
     let mut runner = runner;
     let _ = runner.wait();
     assert_eq!(file_hash(&cryo_bin()), before, "the cryo binary changed");
     let seen = std::fs::read_to_string(out.join("seen")).unwrap_or_default();
-    assert!(!seen.contains("WROTE"), "a container process wrote an executable:\n{seen}");
+    assert!(
+        !seen.contains("WROTE"),
+        "a container process wrote an executable:\n{seen}"
+    );
 }
 
 /// CVE-2024-21626 class: no runtime fd and no host directory reaches the
@@ -78,14 +93,35 @@ fn no_runtime_fd_or_host_cwd_leaks_into_the_container() {
         .collect();
     let mut fds: Vec<u32> = fds.iter().filter_map(|f| f.parse().ok()).collect();
     fds.sort();
-    assert_eq!(fds, [0, 1, 2], "only stdio may be open in the container's init");
+    assert_eq!(
+        fds,
+        [0, 1, 2],
+        "only stdio may be open in the container's init"
+    );
     let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).expect("cwd");
-    assert_eq!(cwd, std::path::Path::new("/"), "cwd is the container's /, not a host dir");
+    assert_eq!(
+        cwd,
+        std::path::Path::new("/"),
+        "cwd is the container's /, not a host dir"
+    );
     let root = std::fs::read_link(format!("/proc/{pid}/root")).expect("root");
-    assert_eq!(root, std::path::Path::new("/"), "the init's root is its own rootfs");
+    assert_eq!(
+        root,
+        std::path::Path::new("/"),
+        "the init's root is its own rootfs"
+    );
     // The same for an exec'd process.
-    let out = rt.run_ok(&["exec", &c.id, "sh", "-c", "ls /proc/self/fd; readlink /proc/self/cwd"]);
-    assert_eq!(out.stdout, "0\n1\n2\n3\n/\n", "ls itself holds fd 3 for the directory: {out}");
+    let out = rt.run_ok(&[
+        "exec",
+        &c.id,
+        "sh",
+        "-c",
+        "ls /proc/self/fd; readlink /proc/self/cwd",
+    ]);
+    assert_eq!(
+        out.stdout, "0\n1\n2\n3\n/\n",
+        "ls itself holds fd 3 for the directory: {out}"
+    );
 }
 
 /// CVE-2019-16884 class: a rootfs whose /proc is a symlink cannot redirect
@@ -114,7 +150,15 @@ fn inheritable_capabilities_are_not_granted_by_default() {
     c.start();
     let status = std::fs::read_to_string(format!("/proc/{}/status", c.pid())).expect("status");
     assert!(status.contains("CapInh:\t0000000000000000"), "{status}");
-    let out = rt.run_ok(&["exec", "--cap", "CAP_NET_ADMIN", &c.id, "grep", "CapInh", "/proc/self/status"]);
+    let out = rt.run_ok(&[
+        "exec",
+        "--cap",
+        "CAP_NET_ADMIN",
+        &c.id,
+        "grep",
+        "CapInh",
+        "/proc/self/status",
+    ]);
     assert_eq!(out.stdout.trim(), "CapInh:\t0000000000000000", "{out}");
 }
 
@@ -137,7 +181,14 @@ fn mount_destination_symlink_to_host_path_stays_inside() {
     assert!(out.success(), "{out}");
     assert_eq!(out.stdout, "inside\n", "{out}");
     assert!(!marker.exists());
-    assert_eq!(std::fs::read_dir(host_dir.path()).expect("readdir").count(), 0, "host dir untouched");
+    assert_eq!(
+        std::fs::read_dir(host_dir.path()).expect("readdir").count(),
+        0,
+        "host dir untouched"
+    );
     // The mount landed at the symlink's target inside the rootfs.
-    assert!(b.rootfs().join(host_dir.path().strip_prefix("/").expect("abs")).exists());
+    assert!(b
+        .rootfs()
+        .join(host_dir.path().strip_prefix("/").expect("abs"))
+        .exists());
 }

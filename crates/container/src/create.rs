@@ -37,6 +37,32 @@ fn default_cgroup_path(id: &str) -> String {
     format!("/cryo/{id}")
 }
 
+/// The cgroup path of a container: the spec's `linux.cgroupsPath`, else
+/// `/cryo/<id>`.
+pub fn cgroup_path_for(spec: &Spec, id: &str) -> String {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| default_cgroup_path(id))
+}
+
+/// The rootfs of a bundle's spec, canonical (relative paths are relative
+/// to the bundle).
+pub fn resolve_rootfs(bundle: &Path, spec: &Spec) -> Result<PathBuf> {
+    let root_path = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .unwrap_or_default();
+    let rootfs = if root_path.is_absolute() {
+        root_path
+    } else {
+        bundle.join(root_path)
+    };
+    std::fs::canonicalize(&rootfs).ctx(|| format!("rootfs {}", rootfs.display()))
+}
+
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     let locked = store.create_dir(&opts.id)?;
     let mut cleanup = Cleanup {
@@ -95,17 +121,7 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
             "cannot use console socket if cryo will not detach or allocate tty".into(),
         ));
     }
-    let root_path = spec
-        .root()
-        .as_ref()
-        .map(|r| r.path().clone())
-        .unwrap_or_default();
-    let rootfs = if root_path.is_absolute() {
-        root_path
-    } else {
-        bundle.join(root_path)
-    };
-    let rootfs = std::fs::canonicalize(&rootfs).ctx(|| format!("rootfs {}", rootfs.display()))?;
+    let rootfs = resolve_rootfs(&bundle, &spec)?;
     // Relative bind sources are relative to the bundle, as with runc.
     std::env::set_current_dir(&bundle).ctx(|| format!("chdir {}", bundle.display()))?;
 
@@ -118,10 +134,7 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
 
     // The cgroup, with its limits, exists before any container process does.
     let linux = spec.linux().as_ref();
-    let cg_path = linux
-        .and_then(|l| l.cgroups_path().as_ref())
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|| default_cgroup_path(&opts.id));
+    let cg_path = cgroup_path_for(&spec, &opts.id);
     let cgroup = cryo_cgroups::open(&cg_path)?;
     cgroup.create()?;
     cleanup.cgroup = Some(cgroup);
@@ -134,7 +147,10 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
     }
 
     // A bad profile fails here, before any process exists.
-    let seccomp = linux.and_then(|l| l.seccomp().as_ref()).map(cryo_seccomp::compile).transpose()?;
+    let seccomp = linux
+        .and_then(|l| l.seccomp().as_ref())
+        .map(cryo_seccomp::compile)
+        .transpose()?;
     let namespaces = plan_namespaces(&spec)?;
     let own_pid_ns = namespaces.new_flags & libc::CLONE_NEWPID != 0;
     let console = match (&opts.console_socket, &opts.console_fd) {
@@ -207,8 +223,10 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
                 cleanup.pid = Some(pid);
             }
             Some(m) if m == "hooks" => {
-                let pid = init_pid.ok_or_else(|| ContainerError::Init("hooks before pid".into()))?;
-                let state = hook_state(opts, &bundle, &spec, pid, cryo_oci::Status::Creating)?;
+                let pid =
+                    init_pid.ok_or_else(|| ContainerError::Init("hooks before pid".into()))?;
+                let state =
+                    hook_state_for(&opts.id, &bundle, &spec, pid, cryo_oci::Status::Creating)?;
                 let hooks = spec.hooks().as_ref();
                 crate::hooks::run_all(hooks, HookKind::Prestart, &state)
                     .and_then(|()| crate::hooks::run_all(hooks, HookKind::CreateRuntime, &state))
@@ -266,9 +284,10 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
     Ok(Created { pid, record })
 }
 
-/// The state document hooks get on stdin while the container is created.
-fn hook_state(
-    opts: &CreateOptions,
+/// The state document hooks get on stdin while the container is created
+/// (or restored).
+pub fn hook_state_for(
+    id: &str,
     bundle: &Path,
     spec: &Spec,
     pid: i32,
@@ -276,13 +295,18 @@ fn hook_state(
 ) -> Result<Vec<u8>> {
     let state = cryo_oci::State {
         oci_version: cryo_oci::OCI_VERSION.to_string(),
-        id: opts.id.clone(),
+        id: id.to_string(),
         pid,
         status,
         bundle: bundle.to_path_buf(),
         rootfs: PathBuf::new(),
         created: String::new(),
-        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         owner: String::new(),
     };
     crate::hooks::state_json(&state)
@@ -297,7 +321,9 @@ fn send_seccomp_listener(
     owner: &str,
 ) -> Result<()> {
     use std::os::fd::AsFd;
-    let Some(path) = &filter.listener_path else { return Ok(()) };
+    let Some(path) = &filter.listener_path else {
+        return Ok(());
+    };
     let mut state = record.state(owner.to_string());
     state.status = cryo_oci::Status::Creating;
     let payload = cryo_seccomp::listener_payload(
@@ -325,12 +351,20 @@ impl Drop for ChildGuard {
 /// every container may use (null, zero, full, tty, random, urandom, ptys,
 /// tun, mknod of anything). Device nodes listed in `linux.devices` are not
 /// allowed implicitly: the spec's rules decide, as with runc.
-fn with_default_devices(res: &oci_spec::runtime::LinuxResources) -> oci_spec::runtime::LinuxResources {
+pub fn with_default_devices(
+    res: &oci_spec::runtime::LinuxResources,
+) -> oci_spec::runtime::LinuxResources {
     use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType as T};
-    let Some(rules) = res.devices() else { return res.clone() };
+    let Some(rules) = res.devices() else {
+        return res.clone();
+    };
     let rule = |typ: T, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut r = LinuxDeviceCgroup::default();
-        r.set_allow(true).set_typ(Some(typ)).set_major(major).set_minor(minor).set_access(Some(access.to_string()));
+        r.set_allow(true)
+            .set_typ(Some(typ))
+            .set_major(major)
+            .set_minor(minor)
+            .set_access(Some(access.to_string()));
         r
     };
     let mut all = rules.clone();
@@ -354,7 +388,7 @@ fn with_default_devices(res: &oci_spec::runtime::LinuxResources) -> oci_spec::ru
 }
 
 /// Refuses spec fields cryo does not implement, naming them.
-fn check_supported(spec: &Spec) -> Result<()> {
+pub fn check_supported(spec: &Spec) -> Result<()> {
     if let Some(linux) = spec.linux() {
         if linux.intel_rdt().is_some() {
             return Err(ContainerError::Unsupported("linux.intelRdt".into()));

@@ -8,7 +8,7 @@ use cryo_oci::Status;
 use cryo_sys::process as p;
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 
-use crate::error::{Context, ContainerError, Result};
+use crate::error::{ContainerError, Context, Result};
 use crate::init::{self, ExecPlan};
 use crate::store::Store;
 use crate::sync;
@@ -51,7 +51,11 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Execed> {
                 "cannot exec in a paused container (use --ignore-paused to override)".into(),
             ))
         }
-        _ => return Err(ContainerError::Invalid("cannot exec in a stopped container".into())),
+        _ => {
+            return Err(ContainerError::Invalid(
+                "cannot exec in a stopped container".into(),
+            ))
+        }
     }
     let process = &opts.process;
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
@@ -196,9 +200,12 @@ fn drive(
             Some((m, _)) if m == "seccomp-fd" => {}
             Some((m, _)) => {
                 let msg = m.strip_prefix("error ").unwrap_or(&m).to_string();
-                return Err((pid, ContainerError::Init(format!(
-                    "exec failed: unable to start container process: {msg}"
-                ))));
+                return Err((
+                    pid,
+                    ContainerError::Init(format!(
+                        "exec failed: unable to start container process: {msg}"
+                    )),
+                ));
             }
             None => break,
         }
@@ -208,6 +215,8 @@ fn drive(
     }
     pid.ok_or((
         None,
-        ContainerError::Init("exec failed: unable to start container process: exec process exited early".into()),
+        ContainerError::Init(
+            "exec failed: unable to start container process: exec process exited early".into(),
+        ),
     ))
 }

@@ -60,7 +60,8 @@ impl HookKind {
 pub fn run_all(hooks: Option<&Hooks>, kind: HookKind, state: &[u8]) -> Result<(), String> {
     let Some(hooks) = hooks else { return Ok(()) };
     for (i, hook) in kind.of(hooks).iter().enumerate() {
-        run_one(hook, state).map_err(|e| format!("error running {} hook #{i}: {e}", kind.name()))?;
+        run_one(hook, state)
+            .map_err(|e| format!("error running {} hook #{i}: {e}", kind.name()))?;
     }
     Ok(())
 }
@@ -82,7 +83,9 @@ pub fn run_one(hook: &Hook, state: &[u8]) -> Result<(), String> {
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("{}: {}", path.display(), crate::error::io_text(&e)))?;
@@ -100,8 +103,18 @@ pub fn run_one(hook: &Hook, state: &[u8]) -> Result<(), String> {
             buf
         })
     };
-    let out_reader = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
-    let err_reader = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let out_reader = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let err_reader = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
     let deadline = hook
         .timeout()
         .filter(|t| *t > 0)
@@ -162,5 +175,8 @@ pub fn warn(msg: String) {
 
 /// Warnings recorded since the last call.
 pub fn take_warnings() -> Vec<String> {
-    WARNINGS.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default()
+    WARNINGS
+        .lock()
+        .map(|mut w| std::mem::take(&mut *w))
+        .unwrap_or_default()
 }

@@ -215,9 +215,14 @@ fn stage2(
     let hooks = spec.hooks().as_ref();
     let mut hook_state = Vec::new();
     if hooks.is_some_and(|h| {
-        [HookKind::Prestart, HookKind::CreateRuntime, HookKind::CreateContainer, HookKind::StartContainer]
-            .iter()
-            .any(|k| !k.of(h).is_empty())
+        [
+            HookKind::Prestart,
+            HookKind::CreateRuntime,
+            HookKind::CreateContainer,
+            HookKind::StartContainer,
+        ]
+        .iter()
+        .any(|k| !k.of(h).is_empty())
     }) {
         sync.send("hooks").map_err(|e| e.to_string())?;
         match sync.recv().map_err(|e| e.to_string())? {
@@ -265,8 +270,13 @@ fn stage2(
         plan.seccomp,
         sync,
     )?;
-    let (path, args, env, arg0, seccomp_pending) =
-        (ready.path, ready.args, ready.env, ready.arg0, ready.seccomp_pending);
+    let (path, args, env, arg0, seccomp_pending) = (
+        ready.path,
+        ready.args,
+        ready.env,
+        ready.arg0,
+        ready.seccomp_pending,
+    );
 
     let listener = plan.listener.as_ref().ok_or("no start socket")?;
     sync.send("ready").map_err(|e| e.to_string())?;
@@ -282,7 +292,11 @@ fn stage2(
     p::reset_signals().map_err(|e| errno("reset signals", e))?;
     if let Some(filter) = seccomp_pending {
         if let Err(e) = install_seccomp(filter, sync) {
-            let _ = nix::sys::socket::send(conn.as_raw_fd(), e.as_bytes(), nix::sys::socket::MsgFlags::MSG_NOSIGNAL);
+            let _ = nix::sys::socket::send(
+                conn.as_raw_fd(),
+                e.as_bytes(),
+                nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+            );
             return Err(e);
         }
     }
@@ -419,11 +433,19 @@ pub(crate) fn prepare_process<'a>(
     // Only 0-2 and the preserved fds may reach the container (CVE-2024-21626 class).
     cryo_sys::fd::cloexec_from(3 + preserve_fds).map_err(|e| errno("close fds", e))?;
 
-    Ok(Prepared { path, args, env, arg0: arg0.clone(), seccomp_pending })
+    Ok(Prepared {
+        path,
+        args,
+        env,
+        arg0: arg0.clone(),
+        seccomp_pending,
+    })
 }
 
 fn install_seccomp(filter: &cryo_seccomp::CompiledFilter, sync: &SyncSocket) -> InitResult<()> {
-    let listener = filter.install().map_err(|e| format!("load seccomp filter: {}", crate::error::io_text(&e)))?;
+    let listener = filter
+        .install()
+        .map_err(|e| format!("load seccomp filter: {}", crate::error::io_text(&e)))?;
     if let Some(fd) = listener {
         sync.send_fd("seccomp-fd", &fd).map_err(|e| e.to_string())?;
     }
@@ -588,7 +610,8 @@ fn exec_stage1_inner(plan: ExecPlan, sync: &SyncSocket) -> InitResult<()> {
     }
     match p::fork_sibling().map_err(|e| errno("fork exec process", e))? {
         p::Forked::Parent(pid) => {
-            sync.send(&format!("pid {}", pid.as_raw())).map_err(|e| e.to_string())?;
+            sync.send(&format!("pid {}", pid.as_raw()))
+                .map_err(|e| e.to_string())?;
             Ok(())
         }
         p::Forked::Child => {
@@ -628,5 +651,9 @@ fn exec_stage2(plan: &ExecPlan, sync: &SyncSocket) -> InitResult<Never> {
         install_seccomp(filter, sync)?;
     }
     let err = p::execve(&ready.path, &ready.args, &ready.env);
-    Err(format!("exec {:?}: {}", ready.arg0, crate::error::errno_text(err)))
+    Err(format!(
+        "exec {:?}: {}",
+        ready.arg0,
+        crate::error::errno_text(err)
+    ))
 }

@@ -9,9 +9,9 @@ pub mod exec;
 pub mod features;
 pub mod hooks;
 mod init;
-mod process_attrs;
 pub mod lifecycle;
 pub mod mount_options;
+mod process_attrs;
 pub mod ps;
 mod rootfs;
 pub mod store;
@@ -24,7 +24,8 @@ pub use events::{stats, watch, Event};
 pub use exec::{exec, ExecOptions, Execed};
 pub use features::{features, Features};
 pub use lifecycle::{
-    delete, kill, list, parse_signal, pause, resume, start, state, wait_forwarding_signals,
+    delete, destroy_locked, kill, list, parse_signal, pause, resume, start, state,
+    wait_forwarding_signals,
 };
 pub use ps::{processes, ps_table};
 pub use store::Store;

@@ -148,6 +148,15 @@ fn run_warning_hooks(rec: &Record, kind: HookKind, status: Status) {
     }
 }
 
+/// Deletes a container whose lock the caller holds (checkpoint without
+/// `--leave-running`): kills what is left, removes its cgroup and state.
+pub fn destroy_locked(locked: crate::store::Locked, rec: &Record) -> Result<()> {
+    destroy(rec)?;
+    locked.remove()?;
+    run_warning_hooks(rec, HookKind::Poststop, Status::Stopped);
+    Ok(())
+}
+
 /// Kills whatever is left of the container and removes its cgroup.
 fn destroy(rec: &Record) -> Result<()> {
     let alive = rec.status() != Status::Stopped;

@@ -15,7 +15,8 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
         let bad = || format!("invalid CPU list {s:?}");
         match part.split_once('-') {
             Some((a, b)) => {
-                let (a, b): (usize, usize) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                let (a, b): (usize, usize) =
+                    (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
                 if a > b || b >= 1024 {
                     return Err(bad());
                 }
@@ -58,7 +59,10 @@ pub fn apply_priorities(process: &Process) -> InitResult<()> {
             IOPriorityClass::IoprioClassIdle => 3,
         };
         if !(0..=7).contains(&io.priority()) {
-            return Err(format!("ioPriority.priority {} is out of range 0-7", io.priority()));
+            return Err(format!(
+                "ioPriority.priority {} is out of range 0-7",
+                io.priority()
+            ));
         }
         cryo_sys::process::set_io_priority(class, io.priority() as u32)
             .map_err(|e| format!("ioprio_set: {}", crate::error::errno_text(e)))?;

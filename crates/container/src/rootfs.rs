@@ -198,7 +198,9 @@ fn mount_one(plan: &RootfsPlan, root: &OwnedFd, mnt: &Mount) -> InitResult<()> {
     if typ == "proc" || typ == "sysfs" {
         // A /proc or /sys that is a symlink could point the mount (and the
         // masks that rely on it) anywhere (CVE-2019-16884 class): refuse.
-        if m::has_symlink_in_root(root, dest).map_err(|e| errno(format!("check {}", dest.display()), e))? {
+        if m::has_symlink_in_root(root, dest)
+            .map_err(|e| errno(format!("check {}", dest.display()), e))?
+        {
             return Err(format!(
                 "mount destination {} for {typ} is or passes through a symlink, which is not allowed",
                 dest.display()
@@ -437,7 +439,7 @@ fn mount_cgroup(
 }
 
 fn create_devices(plan: &RootfsPlan, root: &OwnedFd) -> InitResult<()> {
-    let mut devices: Vec<(PathBuf, SFlag, u64, u64, u32, Option<(u32, u32)>)> = DEFAULT_DEVICES
+    let mut devices: Vec<DevSpec> = DEFAULT_DEVICES
         .iter()
         .map(|(p, maj, min)| (PathBuf::from(p), SFlag::S_IFCHR, *maj, *min, 0o666, None))
         .collect();

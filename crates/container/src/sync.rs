@@ -36,7 +36,8 @@ impl SyncSocket {
     /// Sends a message with a file descriptor attached.
     pub fn send_fd(&self, msg: &str, fd: &OwnedFd) -> Result<()> {
         use std::os::fd::AsRawFd;
-        cryo_sys::fd::send_fd(&self.fd, msg.as_bytes(), fd.as_raw_fd()).ctx(|| "sync: send fd".into())
+        cryo_sys::fd::send_fd(&self.fd, msg.as_bytes(), fd.as_raw_fd())
+            .ctx(|| "sync: send fd".into())
     }
 
     /// Next message and the descriptor sent with it, if any.
@@ -45,7 +46,9 @@ impl SyncSocket {
         loop {
             match cryo_sys::fd::recv_fd(&self.fd, &mut buf) {
                 Ok((0, _)) => return Ok(None),
-                Ok((n, fd)) => return Ok(Some((String::from_utf8_lossy(&buf[..n]).into_owned(), fd))),
+                Ok((n, fd)) => {
+                    return Ok(Some((String::from_utf8_lossy(&buf[..n]).into_owned(), fd)))
+                }
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e).ctx(|| "sync: receive".into()),
             }

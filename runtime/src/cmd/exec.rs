@@ -70,7 +70,9 @@ fn build_process(store: &Store, a: &Args) -> Result<oci_spec::runtime::Process, 
         return cryo_oci::load_process(&absolute(path)).map_err(err);
     }
     if a.command.is_empty() {
-        return Err("exec: no command given (pass arguments after the container id or --process)".into());
+        return Err(
+            "exec: no command given (pass arguments after the container id or --process)".into(),
+        );
     }
     let mut p = cryo_container::exec::base_process(store, &a.id).map_err(err)?;
     p.set_args(Some(a.command.clone()));
@@ -90,9 +92,14 @@ fn build_process(store: &Store, a: &Args) -> Result<oci_spec::runtime::Process, 
             None => (u.as_str(), None),
         };
         let mut user = p.user().clone();
-        user.set_uid(uid.parse().map_err(|_| format!("--user {u}: uid must be a number"))?);
+        user.set_uid(
+            uid.parse()
+                .map_err(|_| format!("--user {u}: uid must be a number"))?,
+        );
         user.set_gid(match gid {
-            Some(g) => g.parse().map_err(|_| format!("--user {u}: gid must be a number"))?,
+            Some(g) => g
+                .parse()
+                .map_err(|_| format!("--user {u}: gid must be a number"))?,
             None => 0,
         });
         p.set_user(user);

@@ -34,7 +34,8 @@ pub fn run(cli: &crate::Cli, store: &Store, args: &Args) -> Outcome {
     // pty proxied to our stdio, as with runc.
     let mut console_peer = None;
     if opts.console_socket.is_none() {
-        let (ours, theirs) = cryo_sys::pty::socket_pair().map_err(|e| format!("console socketpair: {e}"))?;
+        let (ours, theirs) =
+            cryo_sys::pty::socket_pair().map_err(|e| format!("console socketpair: {e}"))?;
         opts.console_fd = Some(theirs);
         console_peer = Some(ours);
     }
@@ -43,7 +44,13 @@ pub fn run(cli: &crate::Cli, store: &Store, args: &Args) -> Outcome {
     cryo_sys::process::block_all_signals().map_err(|e| format!("block signals: {e}"))?;
     let created = cryo_container::create(store, &opts).map_err(err)?;
     drop(opts.console_fd.take());
-    let terminal = created.record.config.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    let terminal = created
+        .record
+        .config
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        == Some(true);
     let proxy = match (terminal, console_peer) {
         (true, Some(peer)) => match proxy_console(&peer) {
             Ok(raw) => raw,
@@ -75,14 +82,17 @@ pub type Proxy = (Option<cryo_sys::pty::RawMode>, std::thread::JoinHandle<()>);
 
 pub fn proxy_console(peer: &std::os::fd::OwnedFd) -> Result<Option<Proxy>, String> {
     let mut buf = [0u8; 256];
-    let (_, master) = cryo_sys::fd::recv_fd(peer, &mut buf).map_err(|e| format!("receive pty master: {e}"))?;
+    let (_, master) =
+        cryo_sys::fd::recv_fd(peer, &mut buf).map_err(|e| format!("receive pty master: {e}"))?;
     let master = master.ok_or("container did not send its pty master")?;
     if let Some((rows, cols)) = cryo_sys::pty::get_winsize(&std::io::stdin()) {
         let _ = cryo_sys::pty::set_winsize(&master, rows, cols);
     }
     let raw = cryo_sys::pty::stdin_raw();
     let out = std::fs::File::from(master);
-    let mut input = out.try_clone().map_err(|e| format!("dup pty master: {e}"))?;
+    let mut input = out
+        .try_clone()
+        .map_err(|e| format!("dup pty master: {e}"))?;
     let mut output = out;
     std::thread::spawn(move || {
         let _ = std::io::copy(&mut std::io::stdin(), &mut input);

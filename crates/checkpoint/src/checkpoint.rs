@@ -1,0 +1,303 @@
+//! The dump path: from a running or paused container to an image
+//! directory.
+
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use cryo_container::store::Record;
+use cryo_container::{ContainerError, Store};
+use cryo_criu::rpc;
+use cryo_oci::Status;
+use oci_spec::runtime::LinuxNamespaceType;
+
+use crate::error::{CheckpointError, Ctx, Result};
+use crate::externals::{self, NET_NS_KEY, PID_NS_KEY};
+use crate::{descriptors, CgroupsMode};
+
+/// CRIU's network lock methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkLock {
+    Iptables,
+    Nftables,
+    Skip,
+}
+
+impl std::str::FromStr for NetworkLock {
+    type Err = CheckpointError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "iptables" => Ok(NetworkLock::Iptables),
+            "nftables" => Ok(NetworkLock::Nftables),
+            "skip" => Ok(NetworkLock::Skip),
+            _ => Err(CheckpointError::Invalid(format!(
+                "invalid --network-lock value {s:?} (want iptables, nftables or skip)"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct CheckpointOptions {
+    pub id: String,
+    pub criu: Option<PathBuf>,
+    pub image_path: PathBuf,
+    /// Where dump.log and stats-dump go (default: the image path).
+    pub work_path: Option<PathBuf>,
+    /// A previous (pre-)dump, relative to the image path as CRIU wants it.
+    pub parent_path: Option<PathBuf>,
+    pub leave_running: bool,
+    pub tcp_established: bool,
+    pub tcp_skip_in_flight: bool,
+    pub ext_unix_sk: bool,
+    pub shell_job: bool,
+    pub lazy_pages: bool,
+    /// Our fd that gets a byte once a lazy dump's page server is ready.
+    pub status_fd: Option<RawFd>,
+    /// `ADDR:PORT` of a page server to send pages to (or, with lazy pages,
+    /// where ours listens).
+    pub page_server: Option<String>,
+    pub file_locks: bool,
+    pub link_remap: bool,
+    pub pre_dump: bool,
+    pub manage_cgroups_mode: Option<CgroupsMode>,
+    pub empty_ns: Vec<String>,
+    pub auto_dedup: bool,
+    pub network_lock: Option<NetworkLock>,
+}
+
+/// What a checkpoint did.
+#[derive(Debug)]
+pub struct Checkpointed {
+    pub image_path: PathBuf,
+    pub work_path: PathBuf,
+    /// Whether the container still exists (leave-running or pre-dump).
+    pub still_running: bool,
+}
+
+/// Splits `ADDR:PORT` (IPv6 as `[::1]:PORT`).
+pub fn parse_address(s: &str) -> Result<(String, i32)> {
+    let bad = || CheckpointError::Invalid(format!("invalid address {s:?} (want ADDR:PORT)"));
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((host.to_string(), i32::from(port)))
+}
+
+pub fn checkpoint(store: &Store, opts: &CheckpointOptions) -> Result<Checkpointed> {
+    let locked = store.lock(&opts.id)?;
+    let rec = locked.load()?;
+    match rec.status() {
+        Status::Running | Status::Paused => {}
+        _ => return Err(ContainerError::NotRunning.into()),
+    }
+    let criu = cryo_criu::Criu::new(cryo_criu::locate(opts.criu.as_deref())?);
+    if opts.pre_dump || opts.lazy_pages {
+        let features = criu.check_features()?;
+        if opts.pre_dump && !features.mem_track {
+            return Err(CheckpointError::KernelLacks(
+                "pre-dump is not possible here: the kernel does not track memory changes \
+                 (CRIU's mem_track feature check failed: no soft-dirty bits, \
+                 CONFIG_MEM_SOFT_DIRTY); checkpoint without --pre-dump"
+                    .into(),
+            ));
+        }
+        if opts.lazy_pages && !features.lazy_pages {
+            return Err(CheckpointError::KernelLacks(
+                "lazy pages are not possible here: CRIU's lazy_pages feature check failed \
+                 (the kernel lacks userfaultfd)"
+                    .into(),
+            ));
+        }
+    }
+    let empty_ns = crate::empty_ns_flags(&opts.empty_ns)?;
+    let page_server = opts.page_server.as_deref().map(parse_address).transpose()?;
+    if opts.lazy_pages && page_server.is_none() {
+        return Err(CheckpointError::Invalid(
+            "--lazy-pages needs --page-server ADDR:PORT for the restore side to fetch pages from"
+                .into(),
+        ));
+    }
+
+    let image_path = crate::private_dir(&opts.image_path)?;
+    let work_path = match &opts.work_path {
+        Some(w) => crate::private_dir(w)?,
+        None => image_path.clone(),
+    };
+    let images_fd = crate::open_dir(&image_path)?;
+    let work_fd = crate::open_dir(&work_path)?;
+    descriptors::write(&image_path, &descriptors::of_process(rec.init_pid))?;
+    let external_stdio = descriptors::external_stdio(rec.init_pid);
+    descriptors::write_external(&image_path, &external_stdio)?;
+
+    let mut o = rpc::Criu_opts::new();
+    // CRIU opens these through /proc/<our pid>/fd: our numbers, not mapped.
+    o.images_dir_fd = Some(images_fd.as_raw_fd());
+    o.work_dir_fd = Some(work_fd.as_raw_fd());
+    o.pid = Some(rec.init_pid);
+    o.log_file = Some(
+        if opts.pre_dump {
+            "pre-dump.log"
+        } else {
+            "dump.log"
+        }
+        .into(),
+    );
+    o.log_level = Some(4);
+    o.root = Some(rec.rootfs.to_string_lossy().into_owned());
+    o.manage_cgroups = Some(true);
+    if let Some(m) = opts.manage_cgroups_mode {
+        o.manage_cgroups_mode = Some(m.rpc().into());
+    }
+    o.notify_scripts = Some(true);
+    o.leave_running = Some(opts.leave_running || opts.pre_dump);
+    o.tcp_established = Some(opts.tcp_established);
+    o.tcp_skip_in_flight = Some(opts.tcp_skip_in_flight);
+    o.ext_unix_sk = Some(opts.ext_unix_sk);
+    o.shell_job = Some(opts.shell_job);
+    o.file_locks = Some(opts.file_locks);
+    o.link_remap = Some(opts.link_remap);
+    o.auto_dedup = Some(opts.auto_dedup);
+    o.lazy_pages = Some(opts.lazy_pages);
+    if opts.pre_dump {
+        o.track_mem = Some(true);
+    }
+    if let Some(p) = &opts.parent_path {
+        o.parent_img = Some(p.to_string_lossy().into_owned());
+    }
+    if let Some((host, port)) = page_server {
+        let mut ps = rpc::Criu_page_server_info::new();
+        ps.address = Some(host);
+        ps.port = Some(port);
+        o.ps = Some(ps).into();
+    }
+    if empty_ns != 0 {
+        o.empty_ns = Some(empty_ns);
+    }
+    if let Some(n) = opts.network_lock {
+        use rpc::Criu_network_lock_method as M;
+        o.network_lock = Some(
+            match n {
+                NetworkLock::Iptables => M::IPTABLES,
+                NetworkLock::Nftables => M::NFTABLES,
+                NetworkLock::Skip => M::SKIP,
+            }
+            .into(),
+        );
+    }
+    if let Some(dir) = freezer_dir(&rec) {
+        o.freeze_cgroup = Some(dir.to_string_lossy().into_owned());
+    }
+    o.config_file = crate::config_file(rec.config.annotations().as_ref());
+    let pid = rec.init_pid;
+    for e in externals::dump_mounts(&rec.config, &rec.cgroup_paths, |p| masked_is_file(pid, p)) {
+        let mut m = rpc::Ext_mount_map::new();
+        m.key = Some(e.key);
+        m.val = Some(e.val);
+        o.ext_mnt.push(m);
+    }
+    for (t, name, key) in [
+        (LinuxNamespaceType::Network, "net", NET_NS_KEY),
+        (LinuxNamespaceType::Pid, "pid", PID_NS_KEY),
+    ] {
+        if let Some(path) = externals::joined_ns(&rec.config, t) {
+            let ino = std::fs::metadata(&path)
+                .ctx(|| format!("stat namespace {}", path.display()))?
+                .ino();
+            o.external.push(format!("{name}[{ino}]:{key}"));
+        }
+    }
+
+    for e in &external_stdio {
+        o.external.push(e.key.clone());
+    }
+
+    let mut req = rpc::Criu_req::new();
+    req.type_ = Some(
+        if opts.pre_dump {
+            rpc::Criu_req_type::PRE_DUMP
+        } else {
+            rpc::Criu_req_type::DUMP
+        }
+        .into(),
+    );
+    req.opts = Some(o).into();
+
+    let fds: Vec<(RawFd, BorrowedFd<'_>)> = Vec::new();
+    let log = work_path.join(if opts.pre_dump {
+        "pre-dump.log"
+    } else {
+        "dump.log"
+    });
+    let request = if opts.pre_dump { "pre-dump" } else { "dump" };
+    criu.run(
+        req,
+        &fds,
+        &mut DumpHooks {
+            status_fd: opts.status_fd,
+        },
+    )
+    .map_err(|e| crate::criu_failed(request, e, log))?;
+
+    let still_running = opts.leave_running || opts.pre_dump;
+    if !still_running {
+        // CRIU has killed the tasks; remove what is left of the container.
+        cryo_container::destroy_locked(locked, &rec)?;
+    }
+    Ok(Checkpointed {
+        image_path,
+        work_path,
+        still_running,
+    })
+}
+
+/// What cryo does while CRIU dumps: tell `--status-fd` when a lazy dump's
+/// page server is ready (CRIU's status-ready notification).
+struct DumpHooks {
+    status_fd: Option<RawFd>,
+}
+
+impl cryo_criu::Hooks for DumpHooks {
+    fn notify(&mut self, n: cryo_criu::Notify) -> std::result::Result<(), cryo_criu::CriuError> {
+        if let (cryo_criu::Notify::StatusReady, Some(fd)) = (n, self.status_fd.take()) {
+            let _ = nix::unistd::write(cryo_sys::fd::borrow(fd), b"\0");
+            let _ = nix::unistd::close(fd);
+        }
+        Ok(())
+    }
+}
+
+/// The cgroup CRIU freezes the container through: the v1 freezer
+/// hierarchy, else the unified directory.
+fn freezer_dir(rec: &Record) -> Option<&Path> {
+    rec.cgroup_paths
+        .get("freezer")
+        .or_else(|| rec.cgroup_paths.get(cryo_cgroups::UNIFIED_KEY))
+        .map(PathBuf::as_path)
+}
+
+/// Whether a masked path is a file (bound from /dev/null) in the running
+/// container, seen through its root.
+fn masked_is_file(pid: i32, p: &Path) -> bool {
+    let rel = p.strip_prefix("/").unwrap_or(p);
+    // Not following a final symlink: the container controls its files.
+    std::fs::symlink_metadata(Path::new(&format!("/proc/{pid}/root")).join(rel))
+        .map(|m| !m.is_dir())
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            parse_address("127.0.0.1:27").ok(),
+            Some(("127.0.0.1".into(), 27))
+        );
+        assert_eq!(parse_address("[::1]:9").ok(), Some(("::1".into(), 9)));
+        assert!(parse_address("nohost").is_err());
+        assert!(parse_address("h:99999").is_err());
+    }
+}

@@ -1,0 +1,470 @@
+//! The restore path: from a bundle and an image directory to a running
+//! container with cryo state. This is the second way a container comes to
+//! exist, beside `create`, and shares its state store, cgroup driver and
+//! hooks.
+//!
+//! Order, as runc does it: state directory (the id is taken), cgroup
+//! created with the bundle's resources, the rootfs bound at
+//! `<state>/criu-root` (CRIU wants its root to be a mountpoint), CRIU spawned
+//! and moved into the cgroup before it gets the request, prestart and
+//! createRuntime hooks at `setup-namespaces`, the state written at
+//! `post-restore`. A failure at any step removes everything again.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use cryo_container::store::{Locked, Record};
+use cryo_container::Store;
+use cryo_criu::{rpc, CriuError, Notify};
+use cryo_oci::Status;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::error::{CheckpointError, Ctx, Result};
+use crate::externals::{self, NET_NS_KEY, PID_NS_KEY};
+use crate::{descriptors, fdno, CgroupsMode};
+
+const CRIU_ROOT: &str = "criu-root";
+
+#[derive(Debug, Default)]
+pub struct RestoreOptions {
+    pub id: String,
+    pub criu: Option<PathBuf>,
+    pub bundle: PathBuf,
+    pub image_path: PathBuf,
+    /// Where restore.log and stats-restore go (default: the image path).
+    pub work_path: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub tcp_established: bool,
+    pub tcp_close: bool,
+    pub ext_unix_sk: bool,
+    pub shell_job: bool,
+    pub file_locks: bool,
+    pub manage_cgroups_mode: Option<CgroupsMode>,
+    pub empty_ns: Vec<String>,
+    pub auto_dedup: bool,
+    pub lazy_pages: bool,
+    /// `TYPE:VALUE` (e.g. `selinux:...`).
+    pub lsm_profile: Option<String>,
+    pub lsm_mount_context: Option<String>,
+}
+
+/// A restored, running container.
+#[derive(Debug)]
+pub struct Restored {
+    pub pid: i32,
+    pub record: Record,
+}
+
+pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<Restored> {
+    let locked = store.create_dir(&opts.id)?;
+    let mut undo = Undo {
+        locked: Some(locked),
+        cgroup: None,
+        criu_root: None,
+        pid: None,
+    };
+    let restored = restore_inner(opts, &mut undo)?;
+    undo.disarm();
+    Ok(restored)
+}
+
+/// Removes everything a failed restore made.
+struct Undo {
+    locked: Option<Locked>,
+    cgroup: Option<Box<dyn cryo_cgroups::CgroupDriver>>,
+    criu_root: Option<PathBuf>,
+    pid: Option<i32>,
+}
+
+impl Undo {
+    fn disarm(&mut self) {
+        if let Some(root) = self.criu_root.take() {
+            unmount_criu_root(&root);
+        }
+        self.locked = None;
+        self.cgroup = None;
+        self.pid = None;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            let _ = cryo_sys::process::kill(pid, libc::SIGKILL);
+            let _ = cryo_sys::process::wait_child(pid);
+        }
+        if let Some(root) = self.criu_root.take() {
+            unmount_criu_root(&root);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.thaw();
+            for pid in cg.processes().unwrap_or_default() {
+                let _ = cryo_sys::process::kill(pid, libc::SIGKILL);
+            }
+            for _ in 0..200 {
+                if cg.destroy().is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        if let Some(l) = self.locked.take() {
+            let _ = l.remove();
+        }
+    }
+}
+
+fn unmount_criu_root(root: &Path) {
+    let _ = cryo_sys::mount::umount_detach(root);
+    let _ = std::fs::remove_dir(root);
+}
+
+fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
+    let bundle =
+        std::fs::canonicalize(&opts.bundle).ctx(|| format!("bundle {}", opts.bundle.display()))?;
+    let spec = cryo_oci::load_spec(&bundle)?;
+    cryo_container::create::check_supported(&spec)?;
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    if terminal && opts.console_socket.is_none() {
+        return Err(CheckpointError::Invalid(
+            "cannot restore a container with a terminal without --console-socket".into(),
+        ));
+    }
+    let image_path = std::fs::canonicalize(&opts.image_path)
+        .ctx(|| format!("image path {}", opts.image_path.display()))?;
+    let work_path = match &opts.work_path {
+        Some(w) => crate::private_dir(w)?,
+        None => image_path.clone(),
+    };
+    let stdio = descriptors::read(&image_path)?;
+    let external_stdio = descriptors::read_external(&image_path)?;
+    let criu = cryo_criu::Criu::new(cryo_criu::locate(opts.criu.as_deref())?);
+    if opts.lazy_pages && !criu.check_features()?.lazy_pages {
+        return Err(CheckpointError::KernelLacks(
+            "lazy pages are not possible here: CRIU's lazy_pages feature check failed \
+             (the kernel lacks userfaultfd)"
+                .into(),
+        ));
+    }
+    let empty_ns = crate::empty_ns_flags(&opts.empty_ns)?;
+    let rootfs = cryo_container::create::resolve_rootfs(&bundle, &spec)?;
+    std::env::set_current_dir(&bundle).ctx(|| format!("chdir {}", bundle.display()))?;
+    let dir = undo
+        .locked
+        .as_ref()
+        .map(|l| l.dir.clone())
+        .ok_or_else(|| CheckpointError::Invalid("internal: restore lost its lock".into()))?;
+
+    // The cgroup, with the bundle's limits, before CRIU puts anything in it.
+    let cgroup = cryo_cgroups::open(&cryo_container::create::cgroup_path_for(&spec, &opts.id))?;
+    cgroup.create()?;
+    let cgroup = &**undo.cgroup.insert(cgroup);
+    if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        cgroup.apply(&cryo_container::create::with_default_devices(res))?;
+    }
+    let cgroup_paths = cgroup.paths();
+
+    prepare_mountpoints(&spec, &bundle, &rootfs)?;
+    let criu_root = dir.join(CRIU_ROOT);
+    std::fs::create_dir_all(&criu_root).ctx(|| format!("mkdir {}", criu_root.display()))?;
+    let rootfs_str = rootfs.to_str().ok_or_else(|| {
+        CheckpointError::Invalid(format!("rootfs {} is not UTF-8", rootfs.display()))
+    })?;
+    cryo_sys::mount::mount(
+        Some(rootfs_str),
+        &criu_root,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .ctx(|| format!("bind {} on {}", rootfs.display(), criu_root.display()))?;
+    undo.criu_root = Some(criu_root.clone());
+
+    let images_fd = crate::open_dir(&image_path)?;
+    let work_fd = crate::open_dir(&work_path)?;
+    let console = match &opts.console_socket {
+        Some(p) if terminal => Some(
+            cryo_sys::socket::connect(p, false)
+                .ctx(|| format!("connect console socket {}", p.display()))?,
+        ),
+        _ => None,
+    };
+
+    let mut o = rpc::Criu_opts::new();
+    // CRIU opens these through /proc/<our pid>/fd: our numbers, not mapped.
+    o.images_dir_fd = Some(images_fd.as_raw_fd());
+    o.work_dir_fd = Some(work_fd.as_raw_fd());
+    o.log_file = Some("restore.log".into());
+    o.log_level = Some(4);
+    o.root = Some(criu_root.to_string_lossy().into_owned());
+    o.manage_cgroups = Some(true);
+    if let Some(m) = opts.manage_cgroups_mode {
+        o.manage_cgroups_mode = Some(m.rpc().into());
+    }
+    o.notify_scripts = Some(true);
+    // The restored init becomes our child, not CRIU's.
+    o.rst_sibling = Some(true);
+    o.tcp_established = Some(opts.tcp_established);
+    o.tcp_close = Some(opts.tcp_close);
+    o.ext_unix_sk = Some(opts.ext_unix_sk);
+    o.shell_job = Some(opts.shell_job);
+    o.file_locks = Some(opts.file_locks);
+    o.auto_dedup = Some(opts.auto_dedup);
+    o.lazy_pages = Some(opts.lazy_pages);
+    o.orphan_pts_master = Some(terminal);
+    if empty_ns != 0 {
+        o.empty_ns = Some(empty_ns);
+    }
+    o.lsm_profile = opts.lsm_profile.clone();
+    o.lsm_mount_context = opts.lsm_mount_context.clone();
+    o.config_file = crate::config_file(spec.annotations().as_ref());
+    for e in externals::restore_mounts(&spec, &bundle, &cgroup_paths) {
+        let mut m = rpc::Ext_mount_map::new();
+        m.key = Some(e.key);
+        m.val = Some(e.val);
+        o.ext_mnt.push(m);
+    }
+    let mounts = cryo_cgroups::mountinfo::read_mounts()?;
+    for (ctrl, path) in crate::cgroot::roots(&cgroup_paths, &mounts) {
+        let mut r = rpc::Cgroup_root::new();
+        r.ctrl = Some(ctrl);
+        r.path = Some(path);
+        o.cg_root.push(r);
+    }
+
+    let mut fds: Vec<(RawFd, BorrowedFd<'_>)> = Vec::new();
+    // Pipes and sockets the container had on fds 0-2 become ours.
+    for (i, target) in stdio.iter().enumerate().take(3) {
+        if descriptors::is_inherited(target) {
+            let n = fdno::STDIO + i as i32;
+            let mut inh = rpc::Inherit_fd::new();
+            inh.key = Some(target.clone());
+            inh.fd = Some(n);
+            o.inherit_fd.push(inh);
+            fds.push((n, cryo_sys::fd::borrow(i as RawFd)));
+        }
+    }
+    // Stdio files from outside the container (a host /dev/null) become
+    // the caller's fds as well.
+    let reopened: Vec<(i32, Option<OwnedFd>)> = external_stdio
+        .iter()
+        .map(|e| Ok((e.fd, descriptors::restore_fd_for(e)?)))
+        .collect::<Result<_>>()?;
+    for (e, (_, substitute)) in external_stdio.iter().zip(&reopened) {
+        let n = fdno::STDIO + e.fd;
+        let mut inh = rpc::Inherit_fd::new();
+        inh.key = Some(e.key.clone());
+        inh.fd = Some(n);
+        o.inherit_fd.push(inh);
+        fds.retain(|(t, _)| *t != n);
+        match substitute {
+            Some(fd) => fds.push((n, fd.as_fd())),
+            None => fds.push((n, cryo_sys::fd::borrow(e.fd))),
+        }
+    }
+    let mut ns_fds: Vec<(RawFd, OwnedFd, &str)> = Vec::new();
+    for (t, n, key) in [
+        (LinuxNamespaceType::Network, fdno::NET_NS, NET_NS_KEY),
+        (LinuxNamespaceType::Pid, fdno::PID_NS, PID_NS_KEY),
+    ] {
+        if let Some(path) = externals::joined_ns(&spec, t) {
+            let f =
+                std::fs::File::open(&path).ctx(|| format!("open namespace {}", path.display()))?;
+            ns_fds.push((n, OwnedFd::from(f), key));
+        }
+    }
+    for (n, _, key) in &ns_fds {
+        let mut inh = rpc::Inherit_fd::new();
+        inh.key = Some((*key).to_string());
+        inh.fd = Some(*n);
+        o.inherit_fd.push(inh);
+    }
+    for (t, name) in [
+        (LinuxNamespaceType::Ipc, "ipc"),
+        (LinuxNamespaceType::Uts, "uts"),
+    ] {
+        if let Some(path) = externals::joined_ns(&spec, t) {
+            let mut j = rpc::Join_namespace::new();
+            j.ns = Some(name.to_string());
+            j.ns_file = Some(path.to_string_lossy().into_owned());
+            o.join_ns.push(j);
+        }
+    }
+    for (n, fd, _) in &ns_fds {
+        fds.push((*n, fd.as_fd()));
+    }
+
+    let mut req = rpc::Criu_req::new();
+    req.type_ = Some(rpc::Criu_req_type::RESTORE.into());
+    req.opts = Some(o).into();
+
+    let mut hooks = RestoreHooks {
+        id: &opts.id,
+        bundle: &bundle,
+        spec: &spec,
+        cgroup,
+        console: console.as_ref(),
+        pid: None,
+        error: None,
+    };
+    let res = criu.run(req, &fds, &mut hooks);
+    let hook_pid = hooks.pid;
+    let hook_error = hooks.error.take();
+    let resp = match (res, hook_error) {
+        (_, Some(e)) => {
+            undo.pid = hook_pid;
+            return Err(e);
+        }
+        (Err(e), None) => {
+            undo.pid = hook_pid;
+            return Err(crate::criu_failed(
+                "restore",
+                e,
+                work_path.join("restore.log"),
+            ));
+        }
+        (Ok(r), None) => r,
+    };
+    let pid = resp
+        .restore
+        .as_ref()
+        .and_then(|r| r.pid)
+        .or(hook_pid)
+        .filter(|p| *p > 0)
+        .ok_or_else(|| CheckpointError::Invalid("criu did not report the restored pid".into()))?;
+    undo.pid = Some(pid);
+    let start_time = cryo_sys::process::proc_start_time(pid)
+        .map(|(t, _)| t)
+        .ok_or_else(|| CheckpointError::Invalid("the restored container exited at once".into()))?;
+
+    let record = Record {
+        id: opts.id.clone(),
+        init_pid: pid,
+        init_start_time: start_time,
+        bundle: bundle.clone(),
+        rootfs,
+        created: cryo_oci::time::rfc3339_nano(std::time::SystemTime::now()),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        started: true,
+        own_pid_ns: externals::creates_ns(&spec, LinuxNamespaceType::Pid),
+        cgroup_paths,
+        config: spec.clone(),
+    };
+    if let Some(pf) = &opts.pid_file {
+        cryo_container::create::write_pid_file(pf, pid)?;
+    }
+    let locked = undo
+        .locked
+        .as_ref()
+        .ok_or_else(|| CheckpointError::Invalid("internal: restore lost its lock".into()))?;
+    locked.save(&record)?;
+    Ok(Restored { pid, record })
+}
+
+/// Mountpoints of the bundle's bind mounts, made inside the rootfs (never
+/// following its symlinks out) when a fresh rootfs lacks them.
+fn prepare_mountpoints(spec: &Spec, bundle: &Path, rootfs: &Path) -> Result<()> {
+    let root = crate::open_dir(rootfs)?;
+    for m in spec.mounts().iter().flatten() {
+        if !externals::is_bind(m) {
+            continue;
+        }
+        let dest = m.destination();
+        if cryo_sys::mount::open_in_root(&root, dest).is_ok() {
+            continue;
+        }
+        let src = m.source().clone().unwrap_or_default();
+        let src = if src.is_absolute() {
+            src
+        } else {
+            bundle.join(src)
+        };
+        let is_file = std::fs::metadata(&src)
+            .map(|md| !md.is_dir())
+            .unwrap_or(false);
+        cryo_sys::mount::make_mountpoint(&root, dest, is_file)
+            .ctx(|| format!("create mountpoint {}", dest.display()))?;
+    }
+    Ok(())
+}
+
+/// What cryo does while CRIU restores.
+struct RestoreHooks<'a> {
+    id: &'a str,
+    bundle: &'a Path,
+    spec: &'a Spec,
+    cgroup: &'a dyn cryo_cgroups::CgroupDriver,
+    console: Option<&'a OwnedFd>,
+    pid: Option<i32>,
+    error: Option<CheckpointError>,
+}
+
+impl RestoreHooks<'_> {
+    fn fail(&mut self, e: CheckpointError) -> CriuError {
+        let msg = e.to_string();
+        self.error.get_or_insert(e);
+        CriuError::hook(msg)
+    }
+}
+
+impl cryo_criu::Hooks for RestoreHooks<'_> {
+    fn spawned(&mut self, criu_pid: i32) -> std::result::Result<(), CriuError> {
+        // Restored tasks start in CRIU's cgroup.
+        self.cgroup
+            .add_process(criu_pid)
+            .map_err(|e| self.fail(e.into()))
+    }
+
+    fn notify(&mut self, n: Notify) -> std::result::Result<(), CriuError> {
+        match n {
+            Notify::SetupNamespaces { pid } => {
+                self.pid = Some(pid);
+                let hooks = self.spec.hooks().as_ref();
+                if hooks.is_none() {
+                    return Ok(());
+                }
+                let state = cryo_container::create::hook_state_for(
+                    self.id,
+                    self.bundle,
+                    self.spec,
+                    pid,
+                    Status::Creating,
+                )
+                .map_err(|e| self.fail(e.into()))?;
+                cryo_container::hooks::run_all(
+                    hooks,
+                    cryo_container::hooks::HookKind::Prestart,
+                    &state,
+                )
+                .and_then(|()| {
+                    cryo_container::hooks::run_all(
+                        hooks,
+                        cryo_container::hooks::HookKind::CreateRuntime,
+                        &state,
+                    )
+                })
+                .map_err(|e| self.fail(CheckpointError::Invalid(e)))
+            }
+            Notify::PostRestore { pid } => {
+                self.pid = Some(pid);
+                Ok(())
+            }
+            Notify::OrphanPtsMaster { master } => {
+                let Some(sock) = self.console else {
+                    return Ok(());
+                };
+                use std::os::fd::AsRawFd;
+                cryo_sys::fd::send_fd(sock, b"/dev/ptmx", master.as_raw_fd())
+                    .ctx(|| "send the restored pty master to the console socket".into())
+                    .map_err(|e| self.fail(e))
+            }
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! `cryo checkpoint`: runc's flags, the dump done by cryo-checkpoint.
+
+use std::path::PathBuf;
+
+use cryo_checkpoint::checkpoint::NetworkLock;
+use cryo_checkpoint::{CgroupsMode, CheckpointOptions};
+use cryo_container::Store;
+
+use super::{absolute, err, Outcome};
+
+#[derive(clap::Args, Debug)]
+#[command(args_override_self = true)]
+pub struct Args {
+    /// Path for saving CRIU image files (default: ./checkpoint)
+    #[arg(long, value_name = "DIR")]
+    pub image_path: Option<PathBuf>,
+    /// Path for saving work files and logs (default: the image path)
+    #[arg(long, value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Path of previous CRIU images (a pre-dump), relative to the image path
+    #[arg(long, value_name = "DIR")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the process running after checkpointing
+    #[arg(long)]
+    pub leave_running: bool,
+    /// Allow open TCP connections
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// Skip in-flight TCP connections
+    #[arg(long)]
+    pub tcp_skip_in_flight: bool,
+    /// Allow external unix sockets
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long)]
+    pub shell_job: bool,
+    /// Use userfaultfd to lazily restore memory pages (needs --page-server)
+    #[arg(long)]
+    pub lazy_pages: bool,
+    /// File descriptor that gets a byte once the lazy-pages server is ready
+    #[arg(long, value_name = "FD")]
+    pub status_fd: Option<i32>,
+    /// ADDRESS:PORT of the page server
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub page_server: Option<String>,
+    /// Handle file locks, for safety
+    #[arg(long)]
+    pub file_locks: bool,
+    /// Allow CRIU to link-remap deleted files
+    #[arg(long)]
+    pub link_remap: bool,
+    /// Dump the container's memory only, leaving it running (needs the kernel's memory tracking)
+    #[arg(long)]
+    pub pre_dump: bool,
+    /// cgroups mode: soft, full, strict or ignore (default: soft)
+    #[arg(long, value_name = "MODE")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Create a namespace, but do not restore its properties (network)
+    #[arg(long, value_name = "NS")]
+    pub empty_ns: Vec<String>,
+    /// Enable auto deduplication of memory images
+    #[arg(long)]
+    pub auto_dedup: bool,
+    /// Network lock method: iptables, nftables or skip
+    #[arg(long, value_name = "METHOD")]
+    pub network_lock: Option<String>,
+    /// Container id
+    pub id: String,
+}
+
+pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
+    let opts = CheckpointOptions {
+        id: a.id.clone(),
+        criu: cli.criu.clone(),
+        image_path: absolute(a.image_path.as_deref().unwrap_or("checkpoint".as_ref())),
+        work_path: a.work_path.as_deref().map(absolute),
+        parent_path: a.parent_path.clone(),
+        leave_running: a.leave_running,
+        tcp_established: a.tcp_established,
+        tcp_skip_in_flight: a.tcp_skip_in_flight,
+        ext_unix_sk: a.ext_unix_sk,
+        shell_job: a.shell_job,
+        lazy_pages: a.lazy_pages,
+        status_fd: a.status_fd,
+        page_server: a.page_server.clone(),
+        file_locks: a.file_locks,
+        link_remap: a.link_remap,
+        pre_dump: a.pre_dump,
+        manage_cgroups_mode: a
+            .manage_cgroups_mode
+            .as_deref()
+            .map(str::parse::<CgroupsMode>)
+            .transpose()
+            .map_err(err)?,
+        empty_ns: a.empty_ns.clone(),
+        auto_dedup: a.auto_dedup,
+        network_lock: a
+            .network_lock
+            .as_deref()
+            .map(str::parse::<NetworkLock>)
+            .transpose()
+            .map_err(err)?,
+    };
+    cryo_checkpoint::checkpoint(store, &opts).map_err(err)?;
+    Ok(0)
+}

@@ -1,0 +1,122 @@
+//! `cryo restore`: runc's flags; the restore done by cryo-checkpoint, then
+//! either detach (the restored init is reparented to our caller) or wait
+//! for it like `run`.
+
+use std::path::PathBuf;
+
+use cryo_checkpoint::{CgroupsMode, RestoreOptions};
+use cryo_container::Store;
+
+use super::{absolute, err, Outcome};
+
+#[derive(clap::Args, Debug)]
+#[command(args_override_self = true)]
+pub struct Args {
+    /// Path to an AF_UNIX socket that receives the restored pty master
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Path of the CRIU image files (default: ./checkpoint)
+    #[arg(long, value_name = "DIR")]
+    pub image_path: Option<PathBuf>,
+    /// Path for work files and logs (default: the image path)
+    #[arg(long, value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// Close restored TCP connections
+    #[arg(long)]
+    pub tcp_close: bool,
+    /// Allow external unix sockets
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long)]
+    pub shell_job: bool,
+    /// Handle file locks, for safety
+    #[arg(long)]
+    pub file_locks: bool,
+    /// cgroups mode: soft, full, strict or ignore (default: soft)
+    #[arg(long, value_name = "MODE")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Path to the root of the bundle directory
+    #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
+    pub bundle: PathBuf,
+    /// Detach from the container's process
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// File to write the restored init's pid to
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Accepted for runc compatibility: the restored init is always cryo's child
+    #[arg(long)]
+    pub no_subreaper: bool,
+    /// Accepted for runc compatibility (CRIU sets up the root)
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Accepted for runc compatibility (the keyring is restored by CRIU)
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Create a namespace, but do not restore its properties (network)
+    #[arg(long, value_name = "NS")]
+    pub empty_ns: Vec<String>,
+    /// Enable auto deduplication of memory images
+    #[arg(long)]
+    pub auto_dedup: bool,
+    /// Use userfaultfd to lazily restore memory pages
+    #[arg(long)]
+    pub lazy_pages: bool,
+    /// LSM profile for the restored process, TYPE:VALUE (e.g. selinux:...)
+    #[arg(long, value_name = "TYPE:VALUE")]
+    pub lsm_profile: Option<String>,
+    /// LSM mount context for the restored mounts
+    #[arg(long, value_name = "CONTEXT")]
+    pub lsm_mount_context: Option<String>,
+    /// Container id
+    pub id: String,
+}
+
+pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
+    super::create::check_cgroup_manager(cli)?;
+    let opts = RestoreOptions {
+        id: a.id.clone(),
+        criu: cli.criu.clone(),
+        bundle: absolute(&a.bundle),
+        image_path: absolute(a.image_path.as_deref().unwrap_or("checkpoint".as_ref())),
+        work_path: a.work_path.as_deref().map(absolute),
+        pid_file: a.pid_file.as_deref().map(absolute),
+        console_socket: a.console_socket.as_deref().map(absolute),
+        tcp_established: a.tcp_established,
+        tcp_close: a.tcp_close,
+        ext_unix_sk: a.ext_unix_sk,
+        shell_job: a.shell_job,
+        file_locks: a.file_locks,
+        manage_cgroups_mode: a
+            .manage_cgroups_mode
+            .as_deref()
+            .map(str::parse::<CgroupsMode>)
+            .transpose()
+            .map_err(err)?,
+        empty_ns: a.empty_ns.clone(),
+        auto_dedup: a.auto_dedup,
+        lazy_pages: a.lazy_pages,
+        lsm_profile: a.lsm_profile.clone(),
+        lsm_mount_context: a.lsm_mount_context.clone(),
+    };
+    let restored = cryo_checkpoint::restore(store, &opts).map_err(err)?;
+    if a.detach {
+        return Ok(0);
+    }
+    // Foreground: forward signals and exit with the container's status,
+    // then delete it, as `run` does. SIGCHLD raised once after blocking
+    // catches an init that exited before the signals were blocked.
+    cryo_sys::process::block_all_signals().map_err(|e| format!("block signals: {e}"))?;
+    let _ = cryo_sys::process::kill(std::process::id() as i32, libc_sigchld());
+    let code = cryo_container::wait_forwarding_signals(restored.pid).map_err(err)?;
+    cryo_container::delete(store, &a.id, true).map_err(err)?;
+    Ok(u8::try_from(code).unwrap_or(255))
+}
+
+fn libc_sigchld() -> i32 {
+    nix::sys::signal::Signal::SIGCHLD as i32
+}

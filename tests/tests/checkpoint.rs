@@ -1,0 +1,749 @@
+//! Checkpoint and restore through CRIU, end to end: each test checkpoints a
+//! container with live state and proves after restore that the state went
+//! on (a counter kept counting from where it was, a pipe still carries
+//! output, a TCP connection still answers, a lock is still held).
+//!
+//! These need root and CRIU 4.x (`make test` builds it to
+//! /usr/local/sbin/criu); without them they fail rather than skip.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cryo_e2e::*;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A shell loop that counts in memory and writes each value to /out/counter.
+/// A restarted (rather than restored) container would start again at 1.
+const COUNTER: &str = "i=0; while :; do i=$((i+1)); echo $i > /out/counter.tmp; mv /out/counter.tmp /out/counter; sleep 0.05; done";
+
+fn counter_bundle() -> Bundle {
+    let mut b = Bundle::new(&["sh", "-c", COUNTER]);
+    b.out_dir();
+    b.save();
+    b
+}
+
+fn read_counter(b: &Bundle) -> u64 {
+    b.read_out("counter").trim().parse().unwrap_or(0)
+}
+
+/// Waits until the counter reached at least `n`, returns its value.
+fn wait_counter(b: &Bundle, n: u64) -> u64 {
+    let mut v = 0;
+    wait_for(WAIT, &format!("counter to reach {n}"), || {
+        v = read_counter(b);
+        v >= n
+    });
+    v
+}
+
+/// Asserts the counter continues from `at` (never restarting from 1): the
+/// first new value seen is above `at`, and it keeps growing.
+fn assert_continues(b: &Bundle, at: u64) {
+    let mut first = at;
+    wait_for(WAIT, "counter to move after restore", || {
+        first = read_counter(b);
+        first != at && first != 0
+    });
+    assert!(
+        first > at,
+        "counter restarted: {first} after checkpoint at {at}"
+    );
+    let later = wait_counter(b, first + 3);
+    assert!(later > first, "counter stopped at {first}");
+}
+
+fn image_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("cryo-e2e-img-{name}."))
+        .tempdir()
+        .expect("create image dir")
+}
+
+fn path(p: &Path) -> &str {
+    path_str(p)
+}
+
+/// `cryo run -d` of `b` as `name`, stdio to files.
+fn run_detached<'a>(rt: &'a Runtime, b: &Bundle, name: &str) -> Container<'a> {
+    b.save();
+    let c = rt.guard(&unique_id(name));
+    let (out, _, _) = rt.output_detached(&["run", "-d", "--bundle", b.path_str(), &c.id]);
+    assert!(out.success(), "run -d failed\n{out}");
+    c
+}
+
+/// `cryo restore -d` of `id` from `img` under bundle `b`.
+fn restore_detached<'a>(
+    rt: &'a Runtime,
+    b: &Bundle,
+    id: &str,
+    img: &Path,
+    extra: &[&str],
+) -> Container<'a> {
+    b.save();
+    let c = rt.guard(id);
+    let mut args = vec![
+        "restore",
+        "-d",
+        "--bundle",
+        b.path_str(),
+        "--image-path",
+        path(img),
+    ];
+    args.extend_from_slice(extra);
+    args.push(id);
+    let (out, _, _) = rt.output_detached(&args);
+    assert!(out.success(), "restore failed\n{out}\n{}", restore_log(img));
+    c
+}
+
+fn restore_log(img: &Path) -> String {
+    let log = std::fs::read_to_string(img.join("restore.log")).unwrap_or_default();
+    log.lines()
+        .filter(|l| l.contains("Error") || l.contains("error"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn checkpoint_ok(rt: &Runtime, id: &str, img: &Path, extra: &[&str]) {
+    let mut args = vec!["checkpoint", "--image-path", path(img)];
+    args.extend_from_slice(extra);
+    args.push(id);
+    rt.run_ok(&args);
+}
+
+/// The pid namespace inode of `pid` and its pid inside that namespace.
+fn ns_pid(pid: i64) -> (String, String) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let nspid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .expect("NSpid line")
+        .split_whitespace()
+        .last()
+        .expect("NSpid value")
+        .to_string();
+    (ns_link(&pid.to_string(), "pid"), nspid)
+}
+
+#[test]
+fn plain_checkpoint_and_restore_keeps_counting() {
+    let rt = Runtime::cryo();
+    let b = counter_bundle();
+    let c = run_detached(&rt, &b, "ck-plain");
+    wait_counter(&b, 20);
+    let img = image_dir("plain");
+    checkpoint_ok(&rt, &c.id, img.path(), &[]);
+    let at = read_counter(&b);
+
+    // Without --leave-running the container is gone, its state with it.
+    let out = rt.run_fail(&["state", &c.id]);
+    assert!(out.stderr.contains("container does not exist"), "{out}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(read_counter(&b), at, "counter moved while checkpointed");
+
+    // The image is private and has what clients read.
+    let mode = std::fs::metadata(img.path())
+        .expect("stat image")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700, "image dir mode");
+    for f in [
+        "inventory.img",
+        "descriptors.json",
+        "dump.log",
+        "stats-dump",
+    ] {
+        assert!(img.path().join(f).exists(), "{f} missing from the image");
+    }
+    let fds: Vec<String> = serde_json::from_str(
+        &std::fs::read_to_string(img.path().join("descriptors.json")).expect("read descriptors"),
+    )
+    .expect("descriptors.json is a JSON array of strings");
+    assert_eq!(fds.len(), 3, "{fds:?}");
+
+    let r = restore_detached(&rt, &b, &c.id, img.path(), &[]);
+    assert_eq!(r.status(), "running");
+    let pid = r.pid();
+    assert!(!pid_is_dead(pid));
+    for f in ["restore.log", "stats-restore"] {
+        assert!(img.path().join(f).exists(), "{f} missing after restore");
+    }
+    assert_continues(&b, at);
+    // The restored init is pid 1 of its own pid namespace.
+    assert_eq!(ns_pid(pid).1, "1");
+    // Masked paths are still masked, and exec works in the restored container.
+    let out = rt.run_ok(&["exec", &r.id, "sh", "-c", "wc -c < /proc/keys; hostname"]);
+    assert_eq!(
+        out.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["0", "runc"],
+        "{out}"
+    );
+
+    rt.run_ok(&["kill", &r.id, "KILL"]);
+    r.wait_stopped();
+    rt.run_ok(&["delete", &r.id]);
+    assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
+}
+
+#[test]
+fn leave_running_then_restore_a_copy() {
+    let rt = Runtime::cryo();
+    let b = counter_bundle();
+    let c = run_detached(&rt, &b, "ck-leave");
+    wait_counter(&b, 20);
+    let img = image_dir("leave");
+    checkpoint_ok(&rt, &c.id, img.path(), &["--leave-running"]);
+    assert_eq!(c.status(), "running");
+    let at = read_counter(&b);
+    assert_continues(&b, at);
+
+    // The original goes; the copy from the image carries its memory.
+    rt.run_ok(&["delete", "--force", &c.id]);
+    let at = read_counter(&b);
+    let r = restore_detached(&rt, &b, &unique_id("ck-leave-copy"), img.path(), &[]);
+    assert_eq!(r.status(), "running");
+    // The copy resumes from the value at checkpoint time, below the last
+    // value the original wrote: restored memory, not a fresh start.
+    let mut v = at;
+    wait_for(WAIT, "restored copy to write", || {
+        v = read_counter(&b);
+        v != at
+    });
+    assert!(
+        v > 1 && v <= at + 40,
+        "restored copy wrote {v} (checkpoint near {at})"
+    );
+}
+
+#[test]
+fn paused_container_checkpoints() {
+    let rt = Runtime::cryo();
+    let b = counter_bundle();
+    let c = run_detached(&rt, &b, "ck-paused");
+    wait_counter(&b, 10);
+    rt.run_ok(&["pause", &c.id]);
+    let at = read_counter(&b);
+    let img = image_dir("paused");
+    // As containerd does: pause, checkpoint --leave-running, resume.
+    checkpoint_ok(&rt, &c.id, img.path(), &["--leave-running"]);
+    assert_eq!(c.status(), "paused", "a paused container stays paused");
+    assert_eq!(read_counter(&b), at);
+    rt.run_ok(&["resume", &c.id]);
+    assert_continues(&b, at);
+
+    // A paused container checkpointed without --leave-running is gone.
+    rt.run_ok(&["pause", &c.id]);
+    let img2 = image_dir("paused2");
+    checkpoint_ok(&rt, &c.id, img2.path(), &[]);
+    rt.run_fail(&["state", &c.id]);
+    let at = read_counter(&b);
+    let r = restore_detached(&rt, &b, &c.id, img2.path(), &[]);
+    if r.status() == "paused" {
+        rt.run_ok(&["resume", &r.id]);
+    }
+    assert_continues(&b, at);
+}
+
+#[test]
+fn three_copies_from_one_image_at_once() {
+    let rt = Runtime::cryo();
+    let b = counter_bundle();
+    let c = run_detached(&rt, &b, "ck-copies");
+    wait_counter(&b, 10);
+    let img = image_dir("copies");
+    checkpoint_ok(&rt, &c.id, img.path(), &[]);
+    // Each copy writes to its own out dir: same image, different bundles.
+    let copies: Vec<(Bundle, String)> = (0..3)
+        .map(|i| {
+            let mut cb = Bundle::new(&["sh", "-c", COUNTER]);
+            cb.out_dir();
+            cb.save();
+            (cb, unique_id(&format!("ck-copy{i}")))
+        })
+        .collect();
+    let bin = rt.bin.clone();
+    let root = rt.root_path().to_path_buf();
+    let handles: Vec<_> = copies
+        .iter()
+        .map(|(cb, id)| {
+            let mut cmd = Command::new(&bin);
+            cmd.arg("--root").arg(&root);
+            cmd.args([
+                "restore",
+                "-d",
+                "--bundle",
+                cb.path_str(),
+                "--image-path",
+                path(img.path()),
+                id,
+            ]);
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            cmd.spawn().expect("spawn restore")
+        })
+        .collect();
+    let guards: Vec<_> = copies.iter().map(|(_, id)| rt.guard(id)).collect();
+    for h in handles {
+        let out = h.wait_with_output().expect("wait restore");
+        assert!(
+            out.status.success(),
+            "restore failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut pidns = std::collections::BTreeSet::new();
+    for ((cb, _), g) in copies.iter().zip(&guards) {
+        assert_eq!(g.status(), "running");
+        let (ns, inner) = ns_pid(g.pid());
+        assert_eq!(inner, "1");
+        pidns.insert(ns);
+        let v = wait_counter(cb, 12);
+        assert!(v >= 10, "copy started from scratch: {v}");
+    }
+    assert_eq!(pidns.len(), 3, "each copy has its own pid namespace");
+}
+
+#[test]
+fn stdout_pipe_from_parent_is_replugged() {
+    let rt = Runtime::cryo();
+    let b = Bundle::new(&[
+        "sh",
+        "-c",
+        "i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done",
+    ]);
+    b.save();
+    let id = unique_id("ck-pipe");
+    let _g = rt.guard(&id);
+    let spawn = |args: &[&str]| {
+        let mut cmd = rt.cmd(args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+        cmd.spawn().expect("spawn cryo")
+    };
+    let mut child = spawn(&["run", "-d", "--bundle", b.path_str(), &id]);
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout pipe")).lines();
+    assert!(child.wait().expect("wait run").success());
+    let mut last = 0u64;
+    while last < 10 {
+        last = lines
+            .next()
+            .expect("a line")
+            .expect("read line")
+            .trim()
+            .parse()
+            .expect("number");
+    }
+    let img = image_dir("pipe");
+    checkpoint_ok(&rt, &id, img.path(), &[]);
+    let desc = std::fs::read_to_string(img.path().join("descriptors.json")).expect("descriptors");
+    assert!(desc.contains("pipe:["), "stdout was a pipe: {desc}");
+    // Drain what the old pipe still holds.
+    let old: Vec<u64> = lines.map_while(|l| l.ok()?.trim().parse().ok()).collect();
+    let at = old.last().copied().unwrap_or(last);
+
+    let mut child = spawn(&[
+        "restore",
+        "-d",
+        "--bundle",
+        b.path_str(),
+        "--image-path",
+        path(img.path()),
+        &id,
+    ]);
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout pipe")).lines();
+    assert!(
+        child.wait().expect("wait restore").success(),
+        "{}",
+        restore_log(img.path())
+    );
+    let next: u64 = lines
+        .next()
+        .expect("a line after restore")
+        .expect("read")
+        .trim()
+        .parse()
+        .expect("number");
+    assert_eq!(
+        next,
+        at + 1,
+        "the restored container goes on writing into the new pipe"
+    );
+    rt.run_ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn bind_mount_source_may_move_between_checkpoint_and_restore() {
+    let rt = Runtime::cryo();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "i=0; while :; do i=$((i+1)); echo $i > /data/n; sleep 0.05; done",
+    ]);
+    let first = tempfile::tempdir().expect("tmp");
+    let second = tempfile::tempdir().expect("tmp");
+    b.add_bind(first.path(), "/data", &[]);
+    let c = run_detached(&rt, &b, "ck-bind");
+    let n = || -> u64 {
+        std::fs::read_to_string(first.path().join("n"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    wait_for(WAIT, "counter in the first dir", || n() >= 10);
+    let img = image_dir("bind");
+    checkpoint_ok(&rt, &c.id, img.path(), &[]);
+    let at = n();
+
+    // The restore-time bundle binds another directory at /data.
+    let mounts = b.config_mut()["mounts"].as_array_mut().expect("mounts");
+    for m in mounts.iter_mut() {
+        if m["destination"] == "/data" {
+            m["source"] = json!(path(second.path()));
+        }
+    }
+    let _r = restore_detached(&rt, &b, &c.id, img.path(), &[]);
+    let p = second.path().join("n");
+    let mut v = 0;
+    wait_for(WAIT, "counter in the second dir", || {
+        v = std::fs::read_to_string(&p)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        v > 0
+    });
+    assert!(v > at, "counter restarted in the new dir: {v} <= {at}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(n(), at, "the old dir is not written any more");
+}
+
+#[test]
+fn pre_dump_fails_cleanly_without_soft_dirty() {
+    let rt = Runtime::cryo();
+    let b = counter_bundle();
+    let c = run_detached(&rt, &b, "ck-predump");
+    wait_counter(&b, 5);
+    let img = image_dir("predump");
+    let out = rt.run_fail(&[
+        "checkpoint",
+        "--pre-dump",
+        "--image-path",
+        path(img.path()),
+        &c.id,
+    ]);
+    assert!(
+        out.stderr.contains("pre-dump") && out.stderr.contains("soft-dirty"),
+        "the error says why\n{out}"
+    );
+    assert_eq!(c.status(), "running");
+    assert!(
+        !img.path().join("inventory.img").exists(),
+        "no image left behind"
+    );
+    let at = read_counter(&b);
+    assert_continues(&b, at);
+}
+
+/// A named network namespace with loopback up, removed on drop.
+struct NetNs(String);
+
+impl NetNs {
+    fn new(name: &str) -> NetNs {
+        let n = format!("cryo-{}-{}", name, std::process::id());
+        host_ok("ip", &["netns", "add", &n]);
+        host_ok("ip", &["-n", &n, "link", "set", "lo", "up"]);
+        NetNs(n)
+    }
+    fn path(&self) -> String {
+        format!("/run/netns/{}", self.0)
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// A container in `ns` whose client streams a counter over one TCP
+/// connection to a server in the same container, which writes what it
+/// receives to /out/recv.
+fn tcp_bundle(ns: &NetNs) -> Bundle {
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "sleep 100000 | nc -l -p 7777 > /out/recv & sleep 0.3; i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done | nc 127.0.0.1 7777",
+    ]);
+    b.out_dir();
+    b.remove_namespace("network");
+    b.add_namespace("network", Some(&ns.path()));
+    b.save();
+    b
+}
+
+fn last_received(b: &Bundle) -> u64 {
+    b.read_out("recv")
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .last()
+        .unwrap_or(0)
+}
+
+#[test]
+fn established_tcp_connection_survives_with_tcp_established() {
+    let rt = Runtime::cryo();
+    let ns = NetNs::new("tcp");
+    let b = tcp_bundle(&ns);
+    let c = run_detached(&rt, &b, "ck-tcp");
+    wait_for(WAIT, "data over the connection", || last_received(&b) >= 10);
+    let img = image_dir("tcp");
+    checkpoint_ok(&rt, &c.id, img.path(), &["--tcp-established"]);
+    let at = last_received(&b);
+    let r = restore_detached(&rt, &b, &c.id, img.path(), &["--tcp-established"]);
+    // The same connection carries on: the server (which accepts once) gets
+    // the numbers after `at`, in order.
+    wait_for(WAIT, "data after restore", || last_received(&b) > at + 5);
+    let got: Vec<u64> = b
+        .read_out("recv")
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    let expect: Vec<u64> = (1..=got.len() as u64).collect();
+    assert_eq!(got, expect, "the stream has no gap or restart");
+    // The restored init is in the namespace it joined by path.
+    let want = std::fs::metadata(ns.path())
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .expect("stat netns");
+    let link = ns_link(&r.pid().to_string(), "net");
+    assert!(
+        link.contains(&want.to_string()),
+        "restored netns {link}, want inode {want}"
+    );
+}
+
+#[test]
+fn failed_dump_leaves_the_container_running() {
+    let rt = Runtime::cryo();
+    let ns = NetNs::new("tcpfail");
+    let b = tcp_bundle(&ns);
+    let c = run_detached(&rt, &b, "ck-fail");
+    wait_for(WAIT, "data over the connection", || last_received(&b) >= 5);
+    let img = image_dir("fail");
+    let out = rt.run_fail(&["checkpoint", "--image-path", path(img.path()), &c.id]);
+    // The error quotes CRIU's log.
+    assert!(out.stderr.contains("tcp-established"), "{out}");
+    assert!(out.stderr.contains("dump.log"), "{out}");
+    assert_eq!(c.status(), "running");
+    let at = last_received(&b);
+    wait_for(WAIT, "connection still carrying data", || {
+        last_received(&b) > at + 3
+    });
+}
+
+/// Takes an flock on /out/lock, then counts like COUNTER.
+const LOCKER_C: &str = r#"
+#include <stdio.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/file.h>
+int main(void) {
+    int fd = open("/out/lock", O_RDWR | O_CREAT, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) return 1;
+    for (unsigned long i = 1;; i++) {
+        FILE *f = fopen("/out/counter.tmp", "w");
+        if (!f) return 2;
+        fprintf(f, "%lu\n", i);
+        fclose(f);
+        rename("/out/counter.tmp", "/out/counter");
+        usleep(50000);
+    }
+}
+"#;
+
+#[test]
+fn file_locks_are_kept() {
+    let rt = Runtime::cryo();
+    let mut b = Bundle::new(&["/locker"]);
+    let locker = static_program("locker", LOCKER_C);
+    std::fs::copy(&locker, b.rootfs().join("locker")).expect("copy locker");
+    b.out_dir();
+    let c = run_detached(&rt, &b, "ck-locks");
+    wait_counter(&b, 10);
+    let lock = b.path().join("out/lock");
+    let held = || {
+        !Command::new("flock")
+            .args(["-n", path(&lock), "true"])
+            .status()
+            .expect("flock")
+            .success()
+    };
+    assert!(held(), "container holds the lock");
+    let img = image_dir("locks");
+    checkpoint_ok(&rt, &c.id, img.path(), &["--file-locks"]);
+    assert!(!held(), "lock released while checkpointed");
+    let at = read_counter(&b);
+    let _r = restore_detached(&rt, &b, &c.id, img.path(), &["--file-locks"]);
+    assert!(held(), "restored container holds the lock again");
+    assert_continues(&b, at);
+}
+
+fn proc_cgroup_has(pid: i64, path: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.ends_with(path))
+}
+
+#[test]
+fn manage_cgroups_ignore_restores_into_another_cgroup() {
+    let rt = Runtime::cryo();
+    let mut b = counter_bundle();
+    let first = format!("/cryo-e2e/{}", unique_id("cga"));
+    let second = format!("/cryo-e2e/{}", unique_id("cgb"));
+    b.config_mut()["linux"]["cgroupsPath"] = json!(first);
+    let c = run_detached(&rt, &b, "ck-cg");
+    assert!(proc_cgroup_has(c.pid(), &first));
+    wait_counter(&b, 10);
+    let img = image_dir("cg");
+    checkpoint_ok(&rt, &c.id, img.path(), &["--manage-cgroups-mode", "ignore"]);
+    let at = read_counter(&b);
+    b.config_mut()["linux"]["cgroupsPath"] = json!(second);
+    let r = restore_detached(
+        &rt,
+        &b,
+        &c.id,
+        img.path(),
+        &["--manage-cgroups-mode", "ignore"],
+    );
+    let pid = r.pid();
+    assert!(proc_cgroup_has(pid, &second), "restored into {second}");
+    assert!(!proc_cgroup_has(pid, &first));
+    assert_continues(&b, at);
+    let st = rt.run_ok(&["ps", "--format", "json", &r.id]);
+    assert!(
+        st.stdout.contains(&pid.to_string()),
+        "ps sees the restored init\n{st}"
+    );
+}
+
+#[test]
+fn empty_network_namespace_on_restore() {
+    let rt = Runtime::cryo();
+    let b = counter_bundle();
+    let c = run_detached(&rt, &b, "ck-emptyns");
+    wait_counter(&b, 10);
+    let before = ns_link(&c.pid().to_string(), "net");
+    let img = image_dir("emptyns");
+    checkpoint_ok(&rt, &c.id, img.path(), &["--empty-ns", "network"]);
+    assert!(
+        !img.path().read_dir().expect("ls").any(|e| {
+            e.map(|e| e.file_name().to_string_lossy().starts_with("netns-"))
+                .unwrap_or(false)
+        }),
+        "the network namespace was not dumped"
+    );
+    let at = read_counter(&b);
+    let r = restore_detached(&rt, &b, &c.id, img.path(), &["--empty-ns", "network"]);
+    let after = ns_link(&r.pid().to_string(), "net");
+    assert_ne!(before, after);
+    assert_ne!(after, ns_link("self", "net"), "not the host's namespace");
+    assert_continues(&b, at);
+    // An unsupported namespace is refused by name, before anything happens.
+    let out = rt.run_fail(&[
+        "checkpoint",
+        "--empty-ns",
+        "pid",
+        "--image-path",
+        path(img.path()),
+        &r.id,
+    ]);
+    assert!(
+        out.stderr.contains("pid") && out.stderr.contains("only"),
+        "{out}"
+    );
+    assert_eq!(r.status(), "running");
+}
+
+#[test]
+fn restore_errors_leave_nothing_behind() {
+    let rt = Runtime::cryo();
+    let b = counter_bundle();
+    let empty = image_dir("empty");
+    std::fs::write(
+        empty.path().join("descriptors.json"),
+        "[\"/dev/null\",\"/dev/null\",\"/dev/null\"]",
+    )
+    .expect("write");
+    let id = unique_id("ck-bad");
+    let _g = rt.guard(&id);
+    let out = rt.run_fail(&[
+        "restore",
+        "-d",
+        "--bundle",
+        b.path_str(),
+        "--image-path",
+        path(empty.path()),
+        &id,
+    ]);
+    assert!(out.stderr.contains("criu failed: restore"), "{out}");
+    let out = rt.run_fail(&["state", &id]);
+    assert!(out.stderr.contains("container does not exist"), "{out}");
+    assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
+    assert!(
+        !Path::new(&cgroup_v1_dir("memory", &format!("cryo/{id}"))).exists(),
+        "cgroup removed"
+    );
+
+    // Podman probes pod-restore support by this wording.
+    let out = rt.run_fail(&["restore", "--lsm-mount-context"]);
+    assert!(out.stderr.contains("flag needs an argument"), "{out}");
+    // And runs `checkpoint --help` before every checkpoint.
+    rt.run_ok(&["checkpoint", "--help"]);
+    // Checkpoint of a container that does not exist.
+    let out = rt.run_fail(&["checkpoint", "--image-path", path(empty.path()), "nope"]);
+    assert!(out.stderr.contains("container does not exist"), "{out}");
+}
+
+#[test]
+fn foreground_restore_waits_and_exits_with_the_status() {
+    let rt = Runtime::cryo();
+    let b = Bundle::new(&["sh", "-c", "i=0; while [ ! -e /out/stop ]; do i=$((i+1)); echo $i > /out/counter; sleep 0.05; done; exit 7"]);
+    let mut b = b;
+    b.out_dir();
+    let c = run_detached(&rt, &b, "ck-fg");
+    wait_counter(&b, 5);
+    let img = image_dir("fg");
+    checkpoint_ok(&rt, &c.id, img.path(), &[]);
+    let at = read_counter(&b);
+    let mut cmd = rt.cmd(&[
+        "restore",
+        "--bundle",
+        b.path_str(),
+        "--image-path",
+        path(img.path()),
+        &c.id,
+    ]);
+    // The dumped stdio were files; a stdout of another type is refused by
+    // CRIU, so the dump-time files are reopened.
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn restore");
+    assert_continues(&b, at);
+    assert_eq!(c.status(), "running");
+    std::fs::write(b.path().join("out/stop"), "").expect("write stop");
+    let t = Instant::now();
+    let status = wait_child(&mut child, WAIT, "foreground restore");
+    assert_eq!(status.code(), Some(7), "exit status of the container");
+    assert!(t.elapsed() < WAIT);
+    let out = rt.run_fail(&["state", &c.id]);
+    assert!(
+        out.stderr.contains("container does not exist"),
+        "deleted after exit\n{out}"
+    );
+}
