@@ -747,3 +747,149 @@ fn foreground_restore_waits_and_exits_with_the_status() {
         "deleted after exit\n{out}"
     );
 }
+
+/// Reads from a pty master until a line holding a number above `above`
+/// appears; returns the numbers read.
+fn read_numbers_until(master: &std::os::fd::OwnedFd, above: u64) -> Vec<u64> {
+    use std::os::fd::AsRawFd;
+    let deadline = Instant::now() + WAIT;
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let nums: Vec<u64> = text
+            .split(['\r', '\n'])
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if nums.iter().any(|n| *n > above) {
+            return nums;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no number above {above} on the pty: {text:?}"
+        );
+        let mut pfd = libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: pfd is a valid pollfd for the duration of the call.
+        let r = unsafe { libc::poll(&mut pfd, 1, 200) };
+        if r <= 0 {
+            continue;
+        }
+        // SAFETY: buf is valid for writes of its length.
+        let n = unsafe { libc::read(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        assert!(n > 0, "pty read: {}", std::io::Error::last_os_error());
+        text.push_str(&String::from_utf8_lossy(&buf[..n as usize]));
+    }
+}
+
+#[test]
+fn tty_container_restores_through_a_console_socket() {
+    let rt = Runtime::cryo();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done",
+    ]);
+    b.config_mut()["process"]["terminal"] = json!(true);
+    let console = ConsoleSocket::new();
+    let c = rt.create_with(&b, "ck-tty", &["--console-socket", console.path_str()]);
+    let master = console.recv_master(WAIT);
+    c.start();
+    let before = read_numbers_until(&master, 10);
+    let img = image_dir("tty");
+    checkpoint_ok(&rt, &c.id, img.path(), &[]);
+    drop(master);
+    let at = before.last().copied().unwrap_or(0);
+
+    let console2 = ConsoleSocket::new();
+    let r = restore_detached(
+        &rt,
+        &b,
+        &c.id,
+        img.path(),
+        &["--console-socket", console2.path_str()],
+    );
+    let master = console2.recv_master(WAIT);
+    let after = read_numbers_until(&master, at + 5);
+    let first = after.first().copied().unwrap_or(0);
+    assert!(
+        first > at / 2,
+        "the shell went on counting ({first} after {at}), not restarted"
+    );
+    assert_eq!(r.status(), "running");
+    // Without a console socket, a terminal container cannot be restored.
+    let out = rt.run_fail(&[
+        "restore",
+        "-d",
+        "--bundle",
+        b.path_str(),
+        "--image-path",
+        path(img.path()),
+        &unique_id("ck-tty2"),
+    ]);
+    assert!(out.stderr.contains("console-socket"), "{out}");
+}
+
+/// Runs `args` of `rt` with stdio on pipes (runc can checkpoint a container
+/// only if its stdio are pipes or inside the container); returns the pipe
+/// ends, which keep the container's stdio open.
+fn with_pipes(
+    rt: &Runtime,
+    args: &[&str],
+) -> (
+    std::process::ChildStdin,
+    std::process::ChildStdout,
+    std::process::ChildStderr,
+) {
+    let mut cmd = rt.cmd(args);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn runtime");
+    let pipes = (
+        child.stdin.take().expect("stdin"),
+        child.stdout.take().expect("stdout"),
+        child.stderr.take().expect("stderr"),
+    );
+    let status = wait_child(&mut child, WAIT, &format!("{args:?}"));
+    assert!(status.success(), "{args:?} failed: {status}");
+    pipes
+}
+
+/// The image layout is runc's: a runc checkpoint restores with cryo, and a
+/// cryo checkpoint restores with runc, for a plain container.
+#[test]
+fn images_move_between_runc_and_cryo() {
+    let cryo = Runtime::cryo();
+    let runc = Runtime::runc();
+    for (from, to, name) in [
+        (&runc, &cryo, "runc-to-cryo"),
+        (&cryo, &runc, "cryo-to-runc"),
+    ] {
+        let b = counter_bundle();
+        let id = unique_id(name);
+        let _g = from.guard(&id);
+        let _pipes = with_pipes(from, &["run", "-d", "--bundle", b.path_str(), &id]);
+        wait_counter(&b, 10);
+        let img = image_dir(name);
+        checkpoint_ok(from, &id, img.path(), &[]);
+        let at = read_counter(&b);
+        let r = to.guard(&id);
+        let _pipes2 = with_pipes(
+            to,
+            &[
+                "restore",
+                "-d",
+                "--bundle",
+                b.path_str(),
+                "--image-path",
+                path(img.path()),
+                &id,
+            ],
+        );
+        assert_eq!(r.status(), "running", "{name}");
+        assert_continues(&b, at);
+    }
+}

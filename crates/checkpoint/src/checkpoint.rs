@@ -159,6 +159,10 @@ pub fn checkpoint(store: &Store, opts: &CheckpointOptions) -> Result<Checkpointe
     o.link_remap = Some(opts.link_remap);
     o.auto_dedup = Some(opts.auto_dedup);
     o.lazy_pages = Some(opts.lazy_pages);
+    // A terminal's master is outside the container (with whoever got it
+    // from the console socket): CRIU dumps the slave alone.
+    o.orphan_pts_master =
+        Some(rec.config.process().as_ref().and_then(|p| p.terminal()) == Some(true));
     if opts.pre_dump {
         o.track_mem = Some(true);
     }

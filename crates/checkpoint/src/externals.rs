@@ -101,7 +101,11 @@ pub fn cgroup_binds(dest: &Path, paths: &BTreeMap<String, PathBuf>) -> Vec<(Stri
     }
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
-    for dir in paths.values() {
+    // Only v1 hierarchies are bound on a hybrid host (see cryo-container).
+    for (ctrl, dir) in paths {
+        if ctrl == cryo_cgroups::UNIFIED_KEY {
+            continue;
+        }
         let Ok(rel) = dir.strip_prefix("/sys/fs/cgroup") else {
             continue;
         };
@@ -287,7 +291,6 @@ mod tests {
             vec![
                 ("/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct"),
                 ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory"),
-                ("/sys/fs/cgroup/unified", "/sys/fs/cgroup/unified"),
                 ("/data", "/data"),
                 ("/etc/hosts", "/etc/hosts"),
                 ("/proc/kcore", "/dev/null"),

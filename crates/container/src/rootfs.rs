@@ -380,7 +380,12 @@ fn mount_cgroup(
     )
     .map_err(|e| errno(format!("mount tmpfs on {}", dest.display()), e))?;
     let mut done = std::collections::BTreeSet::new();
-    for dir in plan.cgroup_paths.values() {
+    // As runc: on a hybrid host only the v1 hierarchies are bound (the
+    // container's view, and so its checkpoint images, match runc's).
+    for (ctrl, dir) in plan.cgroup_paths {
+        if ctrl == "unified" {
+            continue;
+        }
         // /sys/fs/cgroup/<name>/<path...>: <name> is the hierarchy's mount name.
         let Ok(rel) = dir.strip_prefix("/sys/fs/cgroup") else {
             continue;

@@ -1,4 +1,4 @@
-use cryo_container::Store;
+use cryo_container::{ContainerError, Store};
 
 use super::{err, Outcome};
 
@@ -13,6 +13,10 @@ pub struct Args {
 }
 
 pub fn run(store: &Store, args: &Args) -> Outcome {
-    cryo_container::delete(store, &args.id, args.force).map_err(err)?;
-    Ok(0)
+    match cryo_container::delete(store, &args.id, args.force) {
+        // As runc: `delete --force` of a container that is gone succeeds
+        // (podman deletes after a checkpoint, which already removed it).
+        Err(ContainerError::NotExist) if args.force => Ok(0),
+        r => r.map(|()| 0).map_err(err),
+    }
 }
