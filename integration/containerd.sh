@@ -20,6 +20,7 @@ lib=$here/lib.sh
 NS=cryo-it                            # containerd namespace
 RUNC_ROOT=$IT_RUN_DIR/ctr-runc        # --runc-root: the runtime gets --root $RUNC_ROOT/$NS
 FIFO_DIR=$IT_RUN_DIR/containerd/fifo  # ctr's stdio FIFOs (default /run/containerd/fifo)
+CKPT_DIR=$IT_RUN_DIR/containerd/ckpt  # `ctr t checkpoint --image-path/--work-path` folders
 CTR=()
 
 containerd_setup() {
@@ -47,6 +48,26 @@ containerd_cleanup() {
         timeout 30 "${CTR[@]}" tasks delete --force "$id" 2>/dev/null
         timeout 30 "${CTR[@]}" containers delete "$id" || rc=1
     done
+    # Checkpoint images (localhost/cryo-it-*) made by `ctr c checkpoint`.
+    ids=$(timeout 30 "${CTR[@]}" images ls -q) || return 1
+    for id in $ids; do
+        [[ $id == localhost/cryo-it-* ]] || continue
+        timeout 30 "${CTR[@]}" images rm "$id" >/dev/null || rc=1
+    done
+    # `ctr c restore` has no --fifo-dir: its stdio FIFOs stay behind in
+    # containerd's default folder, one temporary folder per task.
+    local d f ours
+    for d in /run/containerd/fifo/*/; do
+        [[ -d $d ]] || continue
+        ours=0
+        for f in "$d"*; do
+            [[ -e $f ]] || continue
+            [[ $(basename "$f") == cryo-it-*-std* ]] || { ours=0; break; }
+            ours=1
+        done
+        ((ours)) && rm -rf "$d"
+    done
+    rm -rf "$CKPT_DIR"
     return "$rc"
 }
 
@@ -100,6 +121,22 @@ freezer_state() {
         cat "$dir/cgroup.freeze"
     fi
 }
+
+# The workload of the checkpoint scenarios: its state is the shell variable
+# i, counted up and written to /tmp/c ten times a second. A restored container
+# goes on counting from the checkpoint's value; a restarted one from 1.
+COUNTER_LOOP='i=0; while :; do i=$((i+1)); echo $i > /tmp/c; sleep 0.1; done'
+
+# counter ID: the number in the container's /tmp/c, read with ctr t exec;
+# fails if there is none (not written yet, or caught while being written).
+counter() {
+    local out
+    out=$(c tasks exec --fifo-dir "$FIFO_DIR" --exec-id "cat-$(date +%s%N)" "$1" cat /tmp/c 2>/dev/null) || return 1
+    [[ $out =~ ^[0-9]+$ ]] || return 1
+    printf '%s\n' "$out"
+}
+counter_at_least() { local v; v=$(counter "$1") && ((v >= $2)); } # ID MIN
+counter_not() { local v; v=$(counter "$1") && ((v != $2)); }       # ID VALUE
 
 # --------------------------------------------------------------- scenarios
 
@@ -195,6 +232,75 @@ sc_kill_rm() {
     return 0
 }
 
+sc_checkpoint_restore() {
+    local id=cryo-it-ckpt ref=localhost/cryo-it-ckpt:1 pid v0 vk v1 v2 out
+    start_detached "$id" sh -c "$COUNTER_LOOP"
+    pid=$(task_pid "$id")
+    wait_until 20 counter_at_least "$id" 20 || die "counter did not reach 20 in 20s (now '$(counter "$id")')"
+    v0=$(counter "$id") || die "cannot read the counter before the checkpoint"
+    log "counter before the checkpoint: $v0"
+    # The client pauses the task, the shim has the runtime checkpoint the
+    # paused container (--leave-running) and the client resumes it.
+    out=$(c containers checkpoint --task "$id" "$ref" 2>&1) || die "ctr c checkpoint --task exited $? ($out)"
+    expect_eq "$(task_status "$id")" RUNNING "ctr task status after c checkpoint --task"
+    expect_eq "$(runtime_status "$id")" running "status from the runtime's state after c checkpoint --task"
+    c images ls -q | grep -qxF "$ref" || die "no image $ref after ctr c checkpoint"
+    # It goes on counting; 3s later throw task and container away.
+    sleep 3
+    vk=$(counter "$id") || die "cannot read the counter after the checkpoint"
+    log "counter 3s after the checkpoint: $vk"
+    ((vk > v0)) || die "counter at $vk 3s after the checkpoint, was $v0 before it"
+    c tasks kill --signal SIGKILL "$id" || die "ctr t kill -s SIGKILL exited $?"
+    wait_until 10 task_is "$id" STOPPED || die "task status is '$(task_status "$id")' 10s after SIGKILL"
+    c tasks delete "$id" || die "ctr t rm exited $?"
+    c containers delete "$id" || die "ctr c rm exited $?"
+    # Container (spec, runtime options) and task (CRIU images) from the checkpoint.
+    out=$(c containers restore --live "$id" "$ref" 2>&1) || die "ctr c restore --live exited $? ($out)"
+    expect_eq "$(task_status "$id")" RUNNING "ctr task status after c restore --live"
+    expect_eq "$(runtime_status "$id")" running "status from the runtime's state after c restore --live"
+    [[ $(task_pid "$id") != "$pid" ]] || die "restored task has the old host pid $pid"
+    # The restored rootfs is a fresh snapshot: /tmp/c comes from the restored shell.
+    wait_until 10 counter "$id" || die "no counter in the restored container after 10s"
+    v1=$(counter "$id") || die "cannot read the counter after restore"
+    log "counter after restore: $v1"
+    ((v1 >= v0)) || die "counter restarted: $v1 after restore, $v0 before the checkpoint"
+    ((v1 < vk)) || die "counter $v1 after restore is not the checkpoint's: $v0 before it, $vk at the kill 3s later"
+    wait_until 10 counter_not "$id" "$v1" || die "counter stuck at $v1 after restore"
+    v2=$(counter "$id")
+    log "counter next: $v2"
+    ((v2 > v1)) || die "counter went from $v1 to $v2 after restore"
+}
+
+sc_checkpoint_paused() {
+    local id=cryo-it-ckpt-paused pid v0 v1 out
+    start_detached "$id" sh -c "$COUNTER_LOOP"
+    pid=$(task_pid "$id")
+    wait_until 20 counter_at_least "$id" 10 || die "counter did not reach 10 in 20s (now '$(counter "$id")')"
+    c tasks pause "$id" || die "ctr t pause exited $?"
+    # An exec would freeze too: read the paused task's file from the host.
+    v0=$(cat "/proc/$pid/root/tmp/c") || die "cannot read /proc/$pid/root/tmp/c"
+    log "counter of the paused task: $v0"
+    # (ctr c checkpoint refuses a paused task itself: its client pauses first.)
+    out=$(c tasks checkpoint --image-path "$CKPT_DIR/images" --work-path "$CKPT_DIR/work" "$id" 2>&1) ||
+        die "ctr t checkpoint of the paused task exited $? ($out)"
+    [[ -s $CKPT_DIR/images/inventory.img ]] || die "no CRIU inventory.img in the image path: $(ls "$CKPT_DIR/images" 2>&1)"
+    out=$(jq -c . "$CKPT_DIR/images/descriptors.json") || die "no valid descriptors.json in the image path"
+    log "descriptors.json: $out"
+    [[ -s $CKPT_DIR/work/dump.log ]] || die "no CRIU dump.log in the work path: $(ls "$CKPT_DIR/work" 2>&1)"
+    # Still there and still paused: the client resumes only what it paused.
+    expect_eq "$(task_status "$id")" PAUSED "ctr task status after t checkpoint"
+    expect_eq "$(runtime_status "$id")" paused "status from the runtime's state after t checkpoint"
+    case $(freezer_state "$pid") in FROZEN | 1) ;; *) die "freezer of pid $pid is '$(freezer_state "$pid")' after t checkpoint" ;; esac
+    expect_eq "$(cat "/proc/$pid/root/tmp/c")" "$v0" "counter of the task paused through the checkpoint"
+    c tasks resume "$id" || die "ctr t resume exited $?"
+    expect_eq "$(runtime_status "$id")" running "status from the runtime's state after resume"
+    wait_until 10 counter_not "$id" "$v0" || die "counter stuck at $v0 after resume"
+    v1=$(counter "$id")
+    log "counter after resume: $v1"
+    ((v1 > v0)) || die "counter went from $v0 to $v1 after resume"
+    [[ $(task_pid "$id") == "$pid" ]] || die "task pid changed from $pid to $(task_pid "$id")"
+}
+
 main() {
     trap containerd_teardown EXIT
     trap 'exit 130' INT TERM
@@ -206,6 +312,8 @@ main() {
     run_scenario "ctr t ps" sc_ps
     run_scenario "ctr t pause, resume" sc_pause_resume
     run_scenario "ctr t kill -s SIGKILL, t rm, c rm" sc_kill_rm
+    run_scenario "ctr c checkpoint --task, c restore --live: counter goes on" sc_checkpoint_restore
+    run_scenario "ctr t pause, t checkpoint: a paused task stays paused" sc_checkpoint_paused
     it_finish
 }
 

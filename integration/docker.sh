@@ -61,6 +61,7 @@ dockerd_start() {
     # - no bridge/iptables/ip-forward: leave the host's network alone.
     # - deprecated-key-path: dockerd 20.10 otherwise writes /etc/docker/key.json.
     # - cgroup-parent: not /docker, which a host dockerd would share.
+    # - experimental: dockerd 20.10 has `docker checkpoint` only then.
     jq -n --arg rt "$CRYO_BIN" --arg driver "$driver" --arg key "$DOCKER_DATA/key.json" \
         --arg cgparent "/$CGROUP_PARENT" '{
         runtimes: { cryo: { path: $rt } },
@@ -71,7 +72,8 @@ dockerd_start() {
         bridge: "none", iptables: false, "ip-masq": false, "ip-forward": false,
         "userland-proxy": false,
         "log-driver": "json-file",
-        "deprecated-key-path": $key
+        "deprecated-key-path": $key,
+        experimental: true
     }' >"$config" || { setup_error "cannot write $config"; return 1; }
     # dockerd creates /run/docker/plugins whatever its --exec-root.
     DOCKER_MADE_RUNDIR=0
@@ -194,6 +196,30 @@ runtime_status() {
     return 1
 }
 
+# The workload of the checkpoint scenarios: its state is the shell variable
+# i, counted up and written to /tmp/c ten times a second. A restored container
+# goes on counting from the checkpoint's value; a restarted one from 1.
+COUNTER_LOOP='i=0; while :; do i=$((i+1)); echo $i > /tmp/c; sleep 0.1; done'
+
+# counter NAME: the number in the container's /tmp/c, read with docker exec;
+# fails if there is none (not written yet, or caught while being written).
+counter() {
+    local out
+    out=$(d exec "$1" cat /tmp/c 2>/dev/null) || return 1
+    [[ $out =~ ^[0-9]+$ ]] || return 1
+    printf '%s\n' "$out"
+}
+counter_at_least() { local v; v=$(counter "$1") && ((v >= $2)); } # NAME MIN
+counter_not() { local v; v=$(counter "$1") && ((v != $2)); }       # NAME VALUE
+
+# dockerd 20.10 hands a checkpoint to containerd as a tar in the content
+# store, both ways: `checkpoint create` deletes its checkpoint image but the
+# blobs stay until containerd's garbage collection, and a `start --checkpoint`
+# before that fails with "failed to upload checkpoint to containerd: commit
+# failed: content sha256:...: already exists" (with runc too). dockerd keeps
+# images in its own store, so the moby namespace holds only checkpoint blobs.
+checkpoint_blobs_gone() { [[ -z $(ctr --address "$CTRD_ADDR" -n moby content ls -q) ]]; }
+
 # --------------------------------------------------------------- scenarios
 
 sc_run_echo() {
@@ -289,6 +315,71 @@ sc_stop_rm() {
     expect_eq "$out" "" "docker ps -a after rm"
 }
 
+sc_checkpoint_start() {
+    local name=cryo-it-ckpt id v0 v1 v2 out
+    id=$(start_detached "$name" -- sh -c "$COUNTER_LOOP") || exit 1
+    wait_until 20 counter_at_least "$name" 20 || die "counter did not reach 20 in 20s (now '$(counter "$name")')"
+    v0=$(counter "$name") || die "cannot read the counter before the checkpoint"
+    log "counter before the checkpoint: $v0"
+    # Without --leave-running the container stops at the checkpoint.
+    out=$(d checkpoint create "$name" cp1 2>&1) || die "docker checkpoint create exited $? ($out)"
+    expect_eq "$(inspect "$name" '{{.State.Status}}')" exited "status after checkpoint create"
+    out=$(runtime_status "$id") && die "the runtime still knows $id after the checkpoint: status $out"
+    out=$(d checkpoint ls "$name") || die "docker checkpoint ls exited $?"
+    log "docker checkpoint ls: $out"
+    awk 'NR > 1 { print $1 }' <<<"$out" | grep -qx cp1 || die "docker checkpoint ls does not list cp1: '$out'"
+    wait_until 15 checkpoint_blobs_gone || die "containerd kept the checkpoint's blobs for 15s"
+    out=$(d start --checkpoint cp1 "$name" 2>&1) || die "docker start --checkpoint cp1 exited $? ($out)"
+    expect_eq "$(inspect "$name" '{{.State.Status}}')" running "status after start --checkpoint"
+    expect_eq "$(runtime_status "$id")" running "status from the runtime's state after start --checkpoint"
+    # /tmp/c (the container's rw layer) may still hold the checkpoint's
+    # value; the first change must be the restored shell counting on.
+    wait_until 10 counter "$name" || die "no counter in the restored container after 10s"
+    v1=$(counter "$name") || die "cannot read the counter after restore"
+    log "counter after restore: $v1"
+    ((v1 >= v0)) || die "counter restarted: $v1 after restore, $v0 before the checkpoint"
+    wait_until 10 counter_not "$name" "$v1" || die "counter stuck at $v1 after restore"
+    v2=$(counter "$name")
+    log "counter next: $v2"
+    ((v2 > v1)) || die "counter went from $v1 to $v2 after restore: restarted"
+}
+
+sc_checkpoint_leave_running() {
+    local name=cryo-it-ckpt-lr id v0 vk v1 v2 out
+    id=$(start_detached "$name" -- sh -c "$COUNTER_LOOP") || exit 1
+    wait_until 20 counter_at_least "$name" 20 || die "counter did not reach 20 in 20s (now '$(counter "$name")')"
+    v0=$(counter "$name") || die "cannot read the counter before the checkpoint"
+    log "counter before the checkpoint: $v0"
+    out=$(d checkpoint create --leave-running "$name" cp-lr 2>&1) ||
+        die "docker checkpoint create --leave-running exited $? ($out)"
+    # The shim paused the container for the checkpoint and resumed it.
+    expect_eq "$(inspect "$name" '{{.State.Status}}')" running "status after checkpoint create --leave-running"
+    expect_eq "$(runtime_status "$id")" running "status from the runtime's state after the checkpoint"
+    # It goes on counting; 3s later kill it.
+    sleep 3
+    vk=$(counter "$name") || die "cannot read the counter after the checkpoint"
+    log "counter 3s after the checkpoint: $vk"
+    ((vk > v0)) || die "counter at $vk 3s after the checkpoint, was $v0 before it"
+    d kill "$name" >/dev/null || die "docker kill exited $?"
+    wait_until 10 eval "[[ \$(inspect $name '{{.State.Status}}') == exited ]]" ||
+        die "status is '$(inspect "$name" '{{.State.Status}}')' 10s after docker kill"
+    wait_until 15 checkpoint_blobs_gone || die "containerd kept the checkpoint's blobs for 15s"
+    out=$(d start --checkpoint cp-lr "$name" 2>&1) || die "docker start --checkpoint cp-lr exited $? ($out)"
+    expect_eq "$(inspect "$name" '{{.State.Status}}')" running "status after start --checkpoint"
+    expect_eq "$(runtime_status "$id")" running "status from the runtime's state after start --checkpoint"
+    # /tmp/c still holds the value at the kill until the restored shell,
+    # back at the checkpoint's value, writes it.
+    wait_until 10 counter_not "$name" "$vk" || die "counter still at $vk (the value at the kill) 10s after restore"
+    v1=$(counter "$name") || die "cannot read the counter after restore"
+    log "counter after restore: $v1"
+    ((v1 >= v0)) || die "counter restarted: $v1 after restore, $v0 before the checkpoint"
+    ((v1 < vk)) || die "counter $v1 after restore is not the checkpoint's: $v0 before it, $vk at the kill 3s later"
+    wait_until 10 counter_not "$name" "$v1" || die "counter stuck at $v1 after restore"
+    v2=$(counter "$name")
+    log "counter next: $v2"
+    ((v2 > v1)) || die "counter went from $v1 to $v2 after restore"
+}
+
 main() {
     trap docker_teardown EXIT
     trap 'exit 130' INT TERM
@@ -300,6 +391,8 @@ main() {
     run_scenario "docker update --memory 64m --memory-swap 128m" sc_update_memory
     run_scenario "docker top" sc_top
     run_scenario "docker stop -t 2, rm" sc_stop_rm
+    run_scenario "docker checkpoint create, start --checkpoint: counter goes on" sc_checkpoint_start
+    run_scenario "docker checkpoint create --leave-running, kill, start --checkpoint" sc_checkpoint_leave_running
     it_finish
 }
 

@@ -411,7 +411,7 @@ build_busybox_image_archive() {
 # containerd_start NAME: start a private containerd for scenario script NAME
 # (config, socket and state under $IT_RUN_DIR/NAME, content under
 # $IT_STATE_DIR/NAME/containerd) and wait until it answers. Sets CTRD_ADDR,
-# CTRD_PID, CTRD_PIDFILE, CTRD_SNAPSHOTTER. Stop it with containerd_stop.
+# CTRD_PID, CTRD_PIDFILE, CTRD_SNAPSHOTTER, CTRD_TMPDIR. Stop it with containerd_stop.
 containerd_start() {
     local name=$1 dir config root snap
     command -v containerd >/dev/null || { setup_error "containerd not installed"; return 1; }
@@ -461,9 +461,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
   [plugins."io.containerd.internal.v1.opt"]
     path = "$root/opt"
 EOF
+    # Its own TMPDIR: a task restored from a checkpoint image leaves that
+    # image unpacked in $TMPDIR/ctrd-checkpoint* (containerd 1.6 never
+    # removes it); containerd_stop removes the folder.
+    CTRD_TMPDIR=$dir/tmp
+    rm -rf "$CTRD_TMPDIR"
+    mkdir -m 0700 "$CTRD_TMPDIR"
     # setsid: own session, so a ^C reaches only the script (whose EXIT trap
     # removes the containers first), not the daemon.
-    setsid containerd --config "$config" --address "$CTRD_ADDR" --root "$root" --state "$dir/state" \
+    TMPDIR=$CTRD_TMPDIR setsid containerd --config "$config" --address "$CTRD_ADDR" --root "$root" --state "$dir/state" \
         </dev/null >>"$IT_LOG_DIR/containerd.log" 2>&1 &
     CTRD_PID=$!
     printf '%s' "$CTRD_PID" >"$CTRD_PIDFILE"
@@ -485,6 +491,7 @@ containerd_stop() {
     fi
     wait "$CTRD_PID" 2>/dev/null
     rm -f "$CTRD_PIDFILE" "$CTRD_ADDR" "$CTRD_ADDR.ttrpc"
+    rm -rf "$CTRD_TMPDIR"
     CTRD_PID=""
     if ((CTRD_MADE_RUNDIR)); then # only if empty: another containerd may use it now
         rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null

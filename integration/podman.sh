@@ -233,6 +233,225 @@ sc_restart() {
     [[ $before != "$after" ]] || die "restart kept the same pid $before"
 }
 
+# --------------------------------------------------------------- checkpoint/restore
+# The workload's state lives in the memory of its shell (the variable i): a
+# container started afresh instead of restored counts from 1 again.
+
+# shellcheck disable=SC2016 # expanded by the container's shell
+COUNTER='i=0; while :; do i=$((i+1)); echo $i > /tmp/c; sleep 0.1; done'
+# Checkpoints are taken once the counter is past this, so a restarted
+# counter (read within a second or so of the restore) cannot reach it.
+COUNTER_MIN=20
+
+# counter_of NAME: the counter of a running container, read with podman exec
+# (retried: the shell truncates /tmp/c before it writes the next number).
+counter_of() {
+    local v n
+    for n in 1 2 3 4 5; do
+        v=$(pm exec "$1" cat /tmp/c 2>/dev/null)
+        [[ $v =~ ^[0-9]+$ ]] && { printf '%s\n' "$v"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
+counter_at_least() { local v; v=$(counter_of "$1") && ((v >= $2)); }
+
+# stopped_counter NAME: the counter a stopped (or checkpointed) container
+# left in its rootfs, read through podman container mount.
+stopped_counter() {
+    local m v
+    m=$(pm container mount "$1") || return 1
+    v=$(cat "$m/tmp/c")
+    pm container umount "$1" >/dev/null
+    [[ $v =~ ^[0-9]+$ ]] || return 1
+    printf '%s\n' "$v"
+}
+
+# start_counter NAME [OPTS...]: a detached counter, past COUNTER_MIN.
+start_counter() {
+    local name=$1
+    shift
+    pm run -d --name "$name" --stop-timeout 2 "${RUN_OPTS[@]}" "$@" "$IMAGE" sh -c "$COUNTER" >/dev/null ||
+        die "podman run -d (counter) exited $?"
+    wait_until 20 counter_at_least "$name" "$COUNTER_MIN" || die "the counter in $name did not reach $COUNTER_MIN"
+}
+
+# expect_restored NAME AT: NAME is running again after a restore, its counter
+# carries on from AT (the value at the checkpoint) and keeps moving.
+expect_restored() {
+    local name=$1 at=$2 v
+    expect_eq "$(pm inspect --format '{{.State.Status}} {{.State.Restored}}' "$name")" "running true" \
+        "status and .State.Restored after restore"
+    v=$(counter_of "$name") || die "cannot read the counter of $name after restore"
+    log "$name: counter $v after restore (checkpoint at $at)"
+    ((v >= at)) || die "counter after restore is $v, below $at at the checkpoint: the shell started afresh"
+    wait_until 10 counter_at_least "$name" $((v + 5)) || die "the counter of $name stopped at $v after restore"
+}
+
+sc_checkpoint_restore() {
+    local name=cryo-it-ckpt out at
+    start_counter "$name"
+    out=$(pm container checkpoint "$name") || die "podman container checkpoint exited $?"
+    expect_eq "$out" "$name" "podman container checkpoint output"
+    expect_eq "$(pm inspect --format '{{.State.Status}} {{.State.Checkpointed}}' "$name")" "exited true" \
+        "status and .State.Checkpointed after checkpoint"
+    at=$(stopped_counter "$name") || die "cannot read the counter from the checkpointed rootfs"
+    log "$name: counter $at at the checkpoint"
+    ((at >= COUNTER_MIN)) || die "counter at the checkpoint is $at, below $COUNTER_MIN"
+    out=$(pm container restore "$name") || die "podman container restore exited $?"
+    expect_eq "$out" "$name" "podman container restore output"
+    expect_restored "$name" "$at"
+}
+
+sc_checkpoint_leave_running() {
+    local name=cryo-it-ckptlr pid before after stopped v
+    start_counter "$name"
+    pid=$(pid_of "$name")
+    before=$(counter_of "$name") || die "cannot read the counter"
+    pm container checkpoint --leave-running "$name" >/dev/null || die "podman container checkpoint --leave-running exited $?"
+    expect_eq "$(state_of "$name")" running "status after checkpoint --leave-running"
+    expect_eq "$(pid_of "$name")" "$pid" "pid after checkpoint --leave-running (the same process, not a restore)"
+    after=$(counter_of "$name") || die "cannot read the counter after checkpoint --leave-running"
+    log "$name: counter $before before, $after after checkpoint --leave-running"
+    ((after >= before)) || die "counter went back from $before to $after"
+    # Far enough past the checkpoint that a restore from it is told apart.
+    wait_until 15 counter_at_least "$name" $((after + 30)) ||
+        die "the counter stopped at $after after checkpoint --leave-running"
+    pm stop -t 1 "$name" >/dev/null || die "podman stop exited $?"
+    expect_eq "$(state_of "$name")" exited "status after stop"
+    stopped=$(stopped_counter "$name") || die "cannot read the counter of the stopped container"
+    log "$name: counter $stopped at stop"
+    # The checkpoint is still there: a restore goes back to its state.
+    pm container restore "$name" >/dev/null || die "podman container restore exited $?"
+    expect_restored "$name" "$before"
+    v=$(counter_of "$name")
+    ((v < stopped)) || die "counter $v after restore is not below $stopped at stop: not the checkpoint's state"
+}
+
+# A server and a client in one container, over one TCP connection on lo:
+# the server (accepting once) writes what it receives to /tmp/recv.
+# shellcheck disable=SC2016 # expanded by the container's shell
+TCP_PAIR='sleep 100000 | nc -l -p 5000 > /tmp/recv &
+sleep 0.5
+i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done | nc 127.0.0.1 5000'
+
+# received NAME: the numbers the server got, one a line; the last line is
+# left out (it may be half written).
+received() {
+    local out
+    out=$(pm exec "$1" cat /tmp/recv) || return 1
+    printf '%s\n' "$out" | sed '$d'
+}
+
+last_received() { received "$1" | tail -n 1; }
+received_past() { local v; v=$(last_received "$1") && [[ $v =~ ^[0-9]+$ ]] && ((v > $2)); }
+
+# established NAME: the container's established TCP connections (addresses
+# and ports), sorted.
+established() { pm exec "$1" netstat -tn | awk '$6 == "ESTABLISHED" { print $4 " " $5 }' | sort | tr '\n' ' '; }
+
+sc_checkpoint_tcp_established() {
+    local name=cryo-it-ckpttcp netns=cryo-it-ckpttcp at got n m conns
+    # The container joins a network namespace of ours with lo up, as podman's
+    # own (bridge, pod) namespaces are joined by path: runc marks it external
+    # and restores into it. (A namespace the runtime makes, --network none,
+    # does not do: runc always restores it empty, lo down, where CRIU cannot
+    # reconnect the sockets.)
+    ip netns del "$netns" 2>/dev/null
+    ip netns add "$netns" || die "ip netns add $netns failed"
+    # shellcheck disable=SC2064 # now, while netns is set
+    trap "ip netns del $netns" EXIT
+    ip -n "$netns" link set lo up || die "cannot bring lo up in $netns"
+    pm run -d --name "$name" --stop-timeout 2 --network "ns:/run/netns/$netns" "$IMAGE" sh -c "$TCP_PAIR" >/dev/null ||
+        die "podman run -d (tcp pair) exited $?"
+    wait_until 20 received_past "$name" 10 || die "no data over the connection in $name"
+    conns=$(established "$name")
+    log "$name: $conns"
+    [[ -n $conns ]] || die "no established TCP connection in $name"
+    # An established connection needs --tcp-established: without it the
+    # checkpoint fails and the container keeps running.
+    pm container checkpoint "$name" >/dev/null 2>&1 && die "checkpoint without --tcp-established succeeded"
+    expect_eq "$(state_of "$name")" running "status after a checkpoint that failed"
+    pm container checkpoint --tcp-established "$name" >/dev/null ||
+        die "podman container checkpoint --tcp-established exited $?"
+    expect_eq "$(state_of "$name")" exited "status after checkpoint --tcp-established"
+    m=$(pm container mount "$name") || die "podman container mount exited $?"
+    at=$(sed '$d' "$m/tmp/recv" | tail -n 1)
+    pm container umount "$name" >/dev/null
+    log "$name: received up to $at at the checkpoint"
+    [[ $at =~ ^[0-9]+$ ]] || die "cannot read /tmp/recv from the checkpointed rootfs"
+    pm container restore --tcp-established "$name" >/dev/null ||
+        die "podman container restore --tcp-established exited $?"
+    expect_eq "$(state_of "$name")" running "status after restore --tcp-established"
+    wait_until 15 received_past "$name" $((at + 10)) || die "no new data over the connection after restore (last $at)"
+    expect_eq "$(established "$name")" "$conns" "established connections after restore (the same ports)"
+    # One stream, in order, with no gap or restart: 1, 2, 3, ...
+    got=$(received "$name") || die "cannot read /tmp/recv"
+    n=$(printf '%s\n' "$got" | wc -l)
+    expect_eq "$got" "$(seq 1 "$n")" "numbers received over the connection"
+}
+
+sc_checkpoint_export_import() {
+    local name=cryo-it-ckptexp copy=cryo-it-ckptexp-copy tarball=$IT_RUN_DIR/tmp/cryo-it-ckptexp.tar.gz at out
+    rm -f "$tarball"
+    start_counter "$name"
+    pm container checkpoint --export "$tarball" "$name" >/dev/null ||
+        die "podman container checkpoint --export exited $?"
+    [[ -s $tarball ]] || die "no checkpoint archive at $tarball"
+    at=$(stopped_counter "$name") || die "cannot read the counter from the checkpointed rootfs"
+    log "$name: counter $at at the checkpoint"
+    pm rm -f -t 0 "$name" >/dev/null || die "podman rm -f exited $?"
+    pm container exists "$name" && die "container still exists after podman rm -f"
+    out=$(pm container restore --import "$tarball") || die "podman container restore --import exited $?"
+    log "restore --import: $out"
+    expect_restored "$name" "$at"
+    # A second container from the same archive, beside the first.
+    out=$(pm container restore --import "$tarball" --name "$copy") ||
+        die "podman container restore --import --name exited $?"
+    log "restore --import --name: $out"
+    expect_restored "$copy" "$at"
+    expect_eq "$(state_of "$name")" running "status of $name beside its copy"
+    [[ $(pm inspect --format '{{.Id}}' "$name") != "$(pm inspect --format '{{.Id}}' "$copy")" ]] ||
+        die "the copy has the same id as the original"
+    rm -f "$tarball"
+}
+
+# json_number JSON KEY: the first number under "KEY" in podman's JSON.
+json_number() { printf '%s\n' "$1" | sed -n 's/.*"'"$2"'": *\([0-9][0-9]*\).*/\1/p' | head -n 1; }
+
+sc_checkpoint_keep_print_stats() {
+    local name=cryo-it-ckptstat dir out at key v
+    start_counter "$name"
+    dir=$(pm inspect --format '{{.StaticDir}}' "$name") || die "podman inspect exited $?"
+    out=$(pm container checkpoint --keep --print-stats "$name") ||
+        die "podman container checkpoint --keep --print-stats exited $?"
+    log "checkpoint --print-stats: $out"
+    # Podman's own timing, the runtime's, and CRIU's stats-dump (the work path).
+    for key in podman_checkpoint_duration runtime_checkpoint_duration freezing_time frozen_time memdump_time pages_written; do
+        v=$(json_number "$out" "$key")
+        [[ -n $v ]] || die "checkpoint --print-stats has no $key"
+        [[ $key == frozen_time || $key == *_duration ]] && ((v == 0)) && die "checkpoint --print-stats: $key is 0"
+    done
+    [[ $out == *'"criu_statistics"'* ]] || die "checkpoint --print-stats has no criu_statistics"
+    # --keep: CRIU's log and stats stay in the work path (podman removes them otherwise).
+    [[ -s $dir/dump.log && -s $dir/stats-dump ]] || die "checkpoint --keep left no dump.log/stats-dump in $dir"
+    grep -q 'Dumping finished successfully' "$dir/dump.log" || die "$dir/dump.log does not end in success"
+    at=$(stopped_counter "$name") || die "cannot read the counter from the checkpointed rootfs"
+    out=$(pm container restore --keep --print-stats "$name") ||
+        die "podman container restore --keep --print-stats exited $?"
+    log "restore --print-stats: $out"
+    for key in podman_restore_duration runtime_restore_duration forking_time restore_time pages_restored; do
+        v=$(json_number "$out" "$key")
+        [[ -n $v ]] || die "restore --print-stats has no $key"
+        [[ $key == *_duration ]] && ((v == 0)) && die "restore --print-stats: $key is 0"
+    done
+    [[ $out == *'"criu_statistics"'* ]] || die "restore --print-stats has no criu_statistics"
+    [[ -s $dir/restore.log && -s $dir/stats-restore ]] || die "restore --keep left no restore.log/stats-restore in $dir"
+    [[ -s $dir/checkpoint/inventory.img ]] || die "restore --keep removed the checkpoint images"
+    expect_restored "$name" "$at"
+}
+
 main() {
     it_setup podman_setup
     IT_CLEANUP=podman_cleanup
@@ -254,6 +473,11 @@ main() {
     run_scenario "pause/unpause" sc_pause_unpause
     run_scenario "top" sc_top
     run_scenario "restart" sc_restart
+    run_scenario "checkpoint, restore" sc_checkpoint_restore
+    run_scenario "checkpoint --leave-running, stop, restore" sc_checkpoint_leave_running
+    run_scenario "checkpoint/restore --tcp-established" sc_checkpoint_tcp_established
+    run_scenario "checkpoint --export, rm -f, restore --import [--name]" sc_checkpoint_export_import
+    run_scenario "checkpoint/restore --keep --print-stats" sc_checkpoint_keep_print_stats
     it_finish
 }
 
