@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Walk through the OCI container lifecycle with cryo:
-#   create -> state -> start -> list/state -> exec -> kill -> delete
+#   create -> state -> start -> list/state -> exec -> checkpoint -> restore
+#   -> exec -> kill -> delete
 # using a busybox bundle whose process prints a counter once a second into
 # /tmp/ticks inside the container (the rootfs is a plain directory, so the host
 # reads it at $BUNDLE/rootfs/tmp/ticks).
@@ -116,10 +117,36 @@ run tail -n 3 "$TICKS"
 say "exec (a second process in the container's namespaces)"
 cryo exec "$ID" sh -c 'echo "hello from $(hostname), pid 1 is: $(cat /proc/1/cmdline | tr "\\0" " ")"'
 
-# --- checkpoint/restore (issue 4) ---
-# Not implemented yet: `cryo checkpoint` / `cryo restore` (through CRIU) go here
-# once issue 4 lands.
-say "checkpoint/restore: not implemented yet (issue 4), skipped"
+say "checkpoint (CRIU dumps the running container to an image directory; the container goes away)"
+IMAGES=$WORK/checkpoint
+before=$(tail -n 1 "$TICKS")
+cryo checkpoint --image-path "$IMAGES" "$ID"
+if "$CRYO" --root "$STATE_ROOT" state "$ID" >/dev/null 2>&1; then
+  die "container $ID still exists after checkpoint"
+fi
+run ls "$IMAGES"
+echo "last tick before the checkpoint: $before"
+sleep 2
+[ "$(tail -n 1 "$TICKS")" = "$before" ] || die "the container kept ticking while checkpointed"
+echo "2 s later, still: $(tail -n 1 "$TICKS") (nothing runs)"
+
+say "restore (the same processes come back and count on from where they were)"
+printf '$ %q --root %q restore --detach --bundle %q --image-path %q %q </dev/null >%q 2>&1\n' \
+  "$CRYO" "$STATE_ROOT" "$BUNDLE" "$IMAGES" "$ID" "$WORK/restore.log"
+if ! "$CRYO" --root "$STATE_ROOT" restore --detach --bundle "$BUNDLE" --image-path "$IMAGES" "$ID" \
+  </dev/null >"$WORK/restore.log" 2>&1; then
+  cat "$WORK/restore.log" >&2
+  die "restore failed"
+fi
+wait_status running
+sleep 2
+run tail -n 3 "$TICKS"
+n_before=${before#tick }
+n_after=$(tail -n 1 "$TICKS")
+n_after=${n_after#tick }
+[ "$n_after" -gt "$n_before" ] || die "counter did not continue after restore ($n_before -> $n_after)"
+echo "counter continued: $n_before -> $n_after"
+cryo exec "$ID" sh -c 'echo "restored: pid 1 is still: $(cat /proc/1/cmdline | tr "\\0" " ")"'
 
 say "kill"
 cryo kill "$ID" KILL

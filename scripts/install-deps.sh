@@ -228,6 +228,21 @@ else
   fi
 fi
 
+# ----------------------------------------------------------- pipe-max-size --
+# CRIU's lazy-pages page server sizes its pipes to 4 MiB; above
+# fs.pipe-max-size that needs CAP_SYS_RESOURCE, which hosts like this one do
+# not grant (root without it gets EPERM and CRIU fails on the first page).
+PIPE_MAX=4194304
+SYSCTL_CONF=/etc/sysctl.d/90-cryo-criu.conf
+if [ "$(cat /proc/sys/fs/pipe-max-size 2>/dev/null || echo 0)" -lt "$PIPE_MAX" ]; then
+  log "raising fs.pipe-max-size to $PIPE_MAX for CRIU's lazy pages ($SYSCTL_CONF)"
+  echo "$PIPE_MAX" >/proc/sys/fs/pipe-max-size || log "WARNING: cannot set fs.pipe-max-size; lazy pages will be refused"
+fi
+if [ ! -f "$SYSCTL_CONF" ]; then
+  mkdir -p /etc/sysctl.d
+  printf '# cryo: CRIU lazy pages need 4 MiB pipes (see docs/checkpoint.md)\nfs.pipe-max-size = %s\n' "$PIPE_MAX" >"$SYSCTL_CONF"
+fi
+
 # PATH order: /usr/local/sbin comes before /usr/sbin, so `criu` is the 4.x one
 # even if Debian's criu 3.17 package is installed.
 log "done"

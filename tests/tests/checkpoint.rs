@@ -893,3 +893,81 @@ fn images_move_between_runc_and_cryo() {
         assert_continues(&b, at);
     }
 }
+
+/// Post-copy on one host: the dump serves memory from a page server on
+/// loopback, the restore runs before its memory arrived and fetches it.
+#[test]
+fn lazy_pages_through_a_page_server_on_loopback() {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let rt = Runtime::cryo();
+    let b = counter_bundle();
+    let c = run_detached(&rt, &b, "ck-lazy");
+    wait_counter(&b, 10);
+    let img = image_dir("lazy");
+    let port = 20000 + (std::process::id() % 20000);
+    let server = format!("127.0.0.1:{port}");
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints for pipe2 to fill.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 just returned these two fds; nobody else owns them.
+    let (status_r, status_w) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let mut cmd = rt.cmd(&[
+        "checkpoint",
+        "--lazy-pages",
+        "--page-server",
+        &server,
+        "--status-fd",
+        "3",
+        "--image-path",
+        path(img.path()),
+        &c.id,
+    ]);
+    map_fds(&mut cmd, &[(status_w.as_raw_fd(), 3)]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut dump = cmd.spawn().expect("spawn lazy checkpoint");
+    drop(status_w);
+    // The dump signals once its page server is up (with the memory still
+    // in the frozen tasks).
+    let mut pfd = libc::pollfd {
+        fd: status_r.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: pfd is a valid pollfd for the duration of the call.
+    let ready = unsafe { libc::poll(&mut pfd, 1, WAIT.as_millis() as i32) };
+    if ready != 1 {
+        let _ = dump.kill();
+        panic!("the lazy dump did not signal its status fd within {WAIT:?}");
+    }
+    let mut byte = [0u8; 1];
+    let mut r = std::fs::File::from(status_r);
+    assert_eq!(
+        r.read(&mut byte).expect("read status fd"),
+        1,
+        "no status from the lazy dump"
+    );
+    let at = read_counter(&b);
+
+    let id = unique_id("ck-lazy-r");
+    let restored = restore_detached(
+        &rt,
+        &b,
+        &id,
+        img.path(),
+        &["--lazy-pages", "--page-server", &server],
+    );
+    assert_eq!(restored.status(), "running");
+    assert_continues(&b, at);
+    // Once every page went over, the dump finishes and the source is gone.
+    let status = wait_child(&mut dump, WAIT, "lazy checkpoint");
+    let mut err = String::new();
+    if let Some(mut e) = dump.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(status.success(), "lazy checkpoint failed: {err}");
+    let out = rt.run_fail(&["state", &c.id]);
+    assert!(out.stderr.contains("container does not exist"), "{out}");
+    assert_continues(&b, read_counter(&b));
+}

@@ -110,6 +110,9 @@ pub fn checkpoint(store: &Store, opts: &CheckpointOptions) -> Result<Checkpointe
             ));
         }
     }
+    if opts.lazy_pages {
+        crate::lazy::check_page_server_pipes()?;
+    }
     let empty_ns = crate::empty_ns_flags(&opts.empty_ns)?;
     let page_server = opts.page_server.as_deref().map(parse_address).transpose()?;
     if opts.lazy_pages && page_server.is_none() {
@@ -263,7 +266,10 @@ struct DumpHooks {
 
 impl cryo_criu::Hooks for DumpHooks {
     fn notify(&mut self, n: cryo_criu::Notify) -> std::result::Result<(), cryo_criu::CriuError> {
-        if let (cryo_criu::Notify::StatusReady, Some(fd)) = (n, self.status_fd.take()) {
+        if !matches!(n, cryo_criu::Notify::StatusReady) {
+            return Ok(());
+        }
+        if let Some(fd) = self.status_fd.take() {
             let _ = nix::unistd::write(cryo_sys::fd::borrow(fd), b"\0");
             let _ = nix::unistd::close(fd);
         }

@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub mod descriptors;
 pub mod error;
 pub mod externals;
+pub mod lazy;
 pub mod restore;
 
 use std::io::Write;

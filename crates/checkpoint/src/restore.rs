@@ -44,6 +44,11 @@ pub struct RestoreOptions {
     pub empty_ns: Vec<String>,
     pub auto_dedup: bool,
     pub lazy_pages: bool,
+    /// With `lazy_pages`: `ADDR:PORT` of the page server holding the memory
+    /// (a lazy `checkpoint --page-server`); cryo runs CRIU's lazy-pages
+    /// daemon to fetch from it. Without it the caller runs that daemon, as
+    /// with runc.
+    pub page_server: Option<String>,
     /// `TYPE:VALUE` (e.g. `selinux:...`).
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
@@ -148,6 +153,16 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
         ));
     }
     let empty_ns = crate::empty_ns_flags(&opts.empty_ns)?;
+    let page_server = opts
+        .page_server
+        .as_deref()
+        .map(crate::checkpoint::parse_address)
+        .transpose()?;
+    if page_server.is_some() && !opts.lazy_pages {
+        return Err(CheckpointError::Invalid(
+            "restore --page-server needs --lazy-pages (memory is fetched from the page server on demand)".into(),
+        ));
+    }
     let rootfs = cryo_container::create::resolve_rootfs(&bundle, &spec)?;
     std::env::set_current_dir(&bundle).ctx(|| format!("chdir {}", bundle.display()))?;
     let dir = undo
@@ -298,6 +313,10 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
     let mut req = rpc::Criu_req::new();
     req.type_ = Some(rpc::Criu_req_type::RESTORE.into());
     req.opts = Some(o).into();
+
+    if let Some((host, port)) = &page_server {
+        crate::lazy::start_daemon(criu.path(), &image_path, &work_path, Some((host, *port)))?;
+    }
 
     let mut hooks = RestoreHooks {
         id: &opts.id,

@@ -66,6 +66,10 @@ pub struct Args {
     /// Use userfaultfd to lazily restore memory pages
     #[arg(long)]
     pub lazy_pages: bool,
+    /// With --lazy-pages: ADDR:PORT of the page server of a lazy checkpoint;
+    /// cryo runs CRIU's lazy-pages daemon to fetch the memory from it
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub page_server: Option<String>,
     /// LSM profile for the restored process, TYPE:VALUE (e.g. selinux:...)
     #[arg(long, value_name = "TYPE:VALUE")]
     pub lsm_profile: Option<String>,
@@ -100,6 +104,7 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
         empty_ns: a.empty_ns.clone(),
         auto_dedup: a.auto_dedup,
         lazy_pages: a.lazy_pages,
+        page_server: a.page_server.clone(),
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
     };
