@@ -971,3 +971,147 @@ fn lazy_pages_through_a_page_server_on_loopback() {
     assert!(out.stderr.contains("container does not exist"), "{out}");
     assert_continues(&b, read_counter(&b));
 }
+
+/// Touches `argv[1]` MiB, then counts like COUNTER.
+const MEMHOG_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    size_t mb = argc > 1 ? strtoul(argv[1], 0, 10) : 64;
+    char *p = malloc(mb << 20);
+    if (!p) return 1;
+    for (size_t i = 0; i < (mb << 20); i += 4096) p[i] = (char)(i >> 12) | 1;
+    for (unsigned long i = 1;; i++) {
+        FILE *f = fopen("/out/counter.tmp", "w");
+        if (!f) return 2;
+        fprintf(f, "%lu\n", i);
+        fclose(f);
+        rename("/out/counter.tmp", "/out/counter");
+        usleep(50000);
+    }
+}
+"#;
+
+/// Whether a CRIU working for `img` is still running (its cwd is the image
+/// directory, its work path).
+fn criu_running_in(img: &Path) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("cmdline")).is_ok_and(|c| c.starts_with("criu"))
+            && std::fs::read_link(e.path().join("cwd")).is_ok_and(|cwd| cwd == img)
+    })
+}
+
+/// SIGKILL of cryo in the middle of a dump: the container is then either
+/// still running with correct state, or cleanly deletable.
+#[test]
+fn kill_9_during_dump_leaves_the_container_usable() {
+    let rt = Runtime::cryo();
+    let mut b = Bundle::new(&["/memhog", "400"]);
+    std::fs::copy(
+        static_program("memhog", MEMHOG_C),
+        b.rootfs().join("memhog"),
+    )
+    .expect("copy memhog");
+    b.out_dir();
+    let c = run_detached(&rt, &b, "ck-kill9");
+    wait_counter(&b, 5);
+    let img = image_dir("kill9");
+    let mut cmd = rt.cmd(&["checkpoint", "--image-path", path(img.path()), &c.id]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn checkpoint");
+    // Kill it once CRIU is at work on the container.
+    wait_for(WAIT, "CRIU to start dumping", || {
+        img.path().join("dump.log").exists()
+            && std::fs::metadata(img.path().join("dump.log"))
+                .map(|m| m.len() > 4096)
+                .unwrap_or(false)
+    });
+    child.kill().expect("SIGKILL cryo");
+    let _ = child.wait();
+    // CRIU notices its client is gone at the next notification and stops.
+    wait_for(WAIT, "CRIU to finish", || !criu_running_in(img.path()));
+    let status = c.status();
+    match status.as_str() {
+        "running" => {
+            let at = read_counter(&b);
+            assert_continues(&b, at);
+            rt.run_ok(&["delete", "--force", &c.id]);
+        }
+        "stopped" => {
+            rt.run_ok(&["delete", "--force", &c.id]);
+        }
+        other => panic!("container left {other} after cryo was killed mid-dump"),
+    }
+    rt.run_fail(&["state", &c.id]);
+    assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
+    assert!(
+        !Path::new(&cgroup_v1_dir("memory", &format!("cryo/{}", c.id))).exists(),
+        "cgroup left behind"
+    );
+}
+
+#[test]
+fn restore_runs_prestart_and_create_runtime_hooks() {
+    let rt = Runtime::cryo();
+    let mut b = counter_bundle();
+    let c = run_detached(&rt, &b, "ck-hooks");
+    wait_counter(&b, 5);
+    let img = image_dir("hooks");
+    checkpoint_ok(&rt, &c.id, img.path(), &[]);
+    let out = b.path().join("out");
+    let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}/{name}.json", path(&out))]});
+    b.config_mut()["hooks"] =
+        json!({"prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")]});
+    let r = restore_detached(&rt, &b, &c.id, img.path(), &[]);
+    let pid = r.pid();
+    for name in ["prestart", "createRuntime"] {
+        let text = std::fs::read_to_string(out.join(format!("{name}.json")))
+            .unwrap_or_else(|e| panic!("{name} hook did not run: {e}"));
+        let st: serde_json::Value = serde_json::from_str(&text).expect("hook state is JSON");
+        assert_eq!(st["id"], json!(c.id), "{name}: {st}");
+        assert_eq!(
+            st["pid"],
+            json!(pid),
+            "{name} got the restored init's pid: {st}"
+        );
+    }
+    // A failing hook fails the restore and leaves nothing.
+    let id = unique_id("ck-hookfail");
+    b.config_mut()["hooks"] = json!({"prestart": [{"path": "/bin/false"}]});
+    b.save();
+    let out = rt.run_fail(&[
+        "restore",
+        "-d",
+        "--bundle",
+        b.path_str(),
+        "--image-path",
+        path(img.path()),
+        &id,
+    ]);
+    assert!(out.stderr.contains("prestart"), "{out}");
+    rt.run_fail(&["state", &id]);
+}
+
+#[test]
+fn criu_config_file_from_the_annotation() {
+    let rt = Runtime::cryo();
+    let mut b = counter_bundle();
+    let conf = b.path().join("criu.conf");
+    // A config that breaks the dump on purpose proves CRIU read it.
+    std::fs::write(&conf, "no-such-criu-option\n").expect("write conf");
+    b.config_mut()["annotations"] = json!({"org.criu.config": path(&conf)});
+    let c = run_detached(&rt, &b, "ck-conf");
+    wait_counter(&b, 5);
+    let img = image_dir("conf");
+    let out = rt.run_fail(&["checkpoint", "--image-path", path(img.path()), &c.id]);
+    assert_eq!(c.status(), "running", "{out}");
+    // An empty annotation means no config file: the dump works.
+    b.config_mut()["annotations"] = json!({"org.criu.config": ""});
+    let c2 = run_detached(&rt, &b, "ck-conf2");
+    checkpoint_ok(&rt, &c2.id, img.path(), &[]);
+}
