@@ -264,7 +264,10 @@ fn three_copies_from_one_image_at_once() {
     let copies: Vec<(Bundle, String)> = (0..3)
         .map(|i| {
             let mut cb = Bundle::new(&["sh", "-c", COUNTER]);
-            cb.out_dir();
+            let out = cb.out_dir();
+            // The shell may have been writing counter.tmp at dump time: CRIU
+            // reopens it by path.
+            std::fs::write(out.join("counter.tmp"), "").expect("write counter.tmp");
             cb.save();
             (cb, unique_id(&format!("ck-copy{i}")))
         })
@@ -1114,4 +1117,21 @@ fn criu_config_file_from_the_annotation() {
     b.config_mut()["annotations"] = json!({"org.criu.config": ""});
     let c2 = run_detached(&rt, &b, "ck-conf2");
     checkpoint_ok(&rt, &c2.id, img.path(), &[]);
+}
+
+/// What a restore killed before it wrote its state leaves (a state
+/// directory with CRIU's root still bound) goes with `delete --force`.
+#[test]
+fn delete_force_removes_what_a_killed_restore_left() {
+    let rt = Runtime::cryo();
+    let id = unique_id("ck-stale");
+    let dir = rt.root_path().join(&id);
+    let root = dir.join("criu-root");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let src = tempfile::tempdir().expect("tmp");
+    host_ok("mount", &["--bind", path(src.path()), path(&root)]);
+    rt.run_ok(&["delete", "--force", &id]);
+    assert!(!dir.exists(), "stale state directory removed");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!mounts.contains(path(&root)), "criu-root unmounted");
 }

@@ -180,3 +180,14 @@ fn cgroup_namespace_root_view() {
         );
     }
 }
+
+/// A container with a network namespace of its own has its loopback up,
+/// as under runc (Podman's `--network none` relies on it).
+#[test]
+fn new_network_namespace_has_loopback_up() {
+    let rt = Runtime::cryo();
+    let b = Bundle::new(&["cat", "/sys/class/net/lo/flags"]);
+    let out = rt.run_fg_ok(&b, "lo-up");
+    let flags = u32::from_str_radix(out.trim().trim_start_matches("0x"), 16).expect("hex flags");
+    assert_eq!(flags & 1, 1, "IFF_UP not set on lo: {out}");
+}

@@ -102,6 +102,10 @@ fn stage1_inner(mut plan: InitPlan, sync: &SyncSocket) -> InitResult<()> {
     if ns.new_flags != 0 {
         p::unshare(ns.new_flags).map_err(|e| errno("unshare namespaces", e))?;
     }
+    if ns.new_flags & libc::CLONE_NEWNET != 0 {
+        // A new network namespace gets its loopback up, as with runc.
+        cryo_sys::net::loopback_up().map_err(|e| errno("bring up lo", e))?;
+    }
     if ns.new_flags & CLONE_NEWTIME != 0 {
         write_time_offsets(plan.spec)?;
     }

@@ -112,7 +112,16 @@ fn signal_all(rec: &Record, sig: i32) -> Result<()> {
 }
 
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
-    let locked = store.lock(id)?;
+    let locked = match store.lock(id) {
+        Err(ContainerError::NotExist) => {
+            // A create or restore killed before it wrote state.json leaves
+            // a directory without state (and, for restore, CRIU's root
+            // mount): like runc, remove it.
+            remove_stale_dir(store, id);
+            return Err(ContainerError::NotExist);
+        }
+        other => other?,
+    };
     let rec = locked.load()?;
     match rec.status() {
         Status::Stopped | Status::Created => {}
@@ -128,6 +137,15 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
     locked.remove()?;
     run_warning_hooks(&rec, HookKind::Poststop, Status::Stopped);
     Ok(())
+}
+
+/// Removes the state directory of `id` if it has no state file and no
+/// verb is working on it, with anything a killed restore left mounted in it.
+fn remove_stale_dir(store: &Store, id: &str) {
+    if let Some(locked) = store.lock_stale(id) {
+        let _ = cryo_sys::mount::umount_detach(&locked.dir.join("criu-root"));
+        let _ = locked.remove();
+    }
 }
 
 /// poststart and poststop hooks: a failure is a warning, not an error.

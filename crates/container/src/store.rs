@@ -144,6 +144,28 @@ impl Store {
         Ok(locked)
     }
 
+    /// Locks the directory of `id` if it exists without a state file and
+    /// nobody holds its lock (a create or restore in progress does): what
+    /// a killed create or restore left behind.
+    pub fn lock_stale(&self, id: &str) -> Option<Locked> {
+        cryo_oci::validate_id(id).ok()?;
+        let dir = self.dir(id);
+        if !dir.is_dir() || dir.join(STATE_FILE).exists() {
+            return None;
+        }
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(dir.join(LOCK_FILE))
+            .ok()?;
+        let lock =
+            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).ok()?;
+        (!dir.join(STATE_FILE).exists()).then_some(Locked { dir, _lock: lock })
+    }
+
     /// Ids of every container in the root, sorted.
     pub fn ids(&self) -> Result<Vec<String>> {
         let mut ids = Vec::new();

@@ -19,7 +19,10 @@ const MEMFD_NAME: &str = "cryo";
 /// Whether this process already runs from cryo's sealed memfd.
 pub fn running_from_sealed_copy() -> bool {
     std::fs::read_link("/proc/self/exe")
-        .map(|p| p.to_string_lossy().starts_with(&format!("/memfd:{MEMFD_NAME}")))
+        .map(|p| {
+            p.to_string_lossy()
+                .starts_with(&format!("/memfd:{MEMFD_NAME}"))
+        })
         .unwrap_or(false)
 }
 
@@ -36,11 +39,17 @@ enum Never {}
 
 fn reexec_inner() -> Result<Never, Errno> {
     let name = CString::new(MEMFD_NAME).map_err(|_| Errno::EINVAL)?;
-    let memfd = memfd_create(name.as_c_str(), MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)?;
+    let memfd = memfd_create(
+        name.as_c_str(),
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )?;
     let mut src = std::fs::File::open("/proc/self/exe").map_err(io_errno)?;
     let mut dst = std::fs::File::from(memfd.try_clone().map_err(io_errno)?);
     std::io::copy(&mut src, &mut dst).map_err(io_errno)?;
-    let seals = SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE;
+    let seals = SealFlag::F_SEAL_SEAL
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_WRITE;
     nix::fcntl::fcntl(&memfd, FcntlArg::F_ADD_SEALS(seals))?;
     let args: Vec<CString> = std::env::args_os()
         .map(|a| CString::new(a.into_encoded_bytes()).map_err(|_| Errno::EINVAL))

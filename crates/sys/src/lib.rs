@@ -7,6 +7,7 @@ pub mod event;
 pub mod exe;
 pub mod fd;
 pub mod mount;
+pub mod net;
 pub mod process;
 pub mod pty;
 pub mod seccomp;

@@ -133,7 +133,8 @@ pub fn mkdir_all_in_root(root: &impl AsFd, rel: &Path, mode: u32) -> Result<Owne
                     }
                     continue;
                 }
-                match nix::sys::stat::mkdirat(&fd, name.as_os_str(), Mode::from_bits_truncate(mode)) {
+                match nix::sys::stat::mkdirat(&fd, name.as_os_str(), Mode::from_bits_truncate(mode))
+                {
                     Ok(()) | Err(Errno::EEXIST) => {}
                     Err(e) => return Err(e),
                 }
