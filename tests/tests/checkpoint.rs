@@ -405,7 +405,9 @@ fn bind_mount_source_may_move_between_checkpoint_and_restore() {
     checkpoint_ok(&rt, &c.id, img.path(), &[]);
     let at = n();
 
-    // The restore-time bundle binds another directory at /data.
+    // The restore-time bundle binds another directory at /data (with the
+    // file the shell may have had open at dump time: CRIU reopens by path).
+    std::fs::write(second.path().join("n"), "0\n").expect("write n");
     let mounts = b.config_mut()["mounts"].as_array_mut().expect("mounts");
     for m in mounts.iter_mut() {
         if m["destination"] == "/data" {
