@@ -30,7 +30,7 @@ export DEBIAN_FRONTEND=noninteractive
 # Packages the project uses directly.
 BASE_PKGS=(
   runc crun podman containerd docker.io conmon busybox-static iptables libseccomp-dev
-  pkg-config uidmap fuse-overlayfs jq iproute2 procps util-linux gcc make
+  pkg-config uidmap fuse-overlayfs jq iproute2 procps util-linux gcc make zstd
 )
 # What building the `criu` binary needs (docs are not built, so no asciidoc/xmlto).
 # The -dev packages also pull in the shared libraries /usr/local/sbin/criu links to.

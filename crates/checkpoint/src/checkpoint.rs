@@ -64,6 +64,8 @@ pub struct CheckpointOptions {
     pub empty_ns: Vec<String>,
     pub auto_dedup: bool,
     pub network_lock: Option<NetworkLock>,
+    /// Also write a self-contained archive of the checkpoint here.
+    pub export: Option<PathBuf>,
 }
 
 /// What a checkpoint did.
@@ -246,16 +248,61 @@ pub fn checkpoint(store: &Store, opts: &CheckpointOptions) -> Result<Checkpointe
     )
     .map_err(|e| crate::criu_failed(request, e, log))?;
 
+    let export_error = match &opts.export {
+        Some(dest) if !opts.pre_dump => export(&criu, &rec, &image_path, &work_path, dest).err(),
+        _ => None,
+    };
     let still_running = opts.leave_running || opts.pre_dump;
     if !still_running {
         // CRIU has killed the tasks; remove what is left of the container.
         cryo_container::destroy_locked(locked, &rec)?;
+    }
+    if let Some(e) = export_error {
+        return Err(CheckpointError::Invalid(format!(
+            "the checkpoint is complete in {}, but writing the archive failed: {e}",
+            image_path.display()
+        )));
     }
     Ok(Checkpointed {
         image_path,
         work_path,
         still_running,
     })
+}
+
+/// Writes the archive of a finished dump: its images, the config the
+/// container was created from, and what is worth knowing about where it
+/// came from.
+fn export(
+    criu: &cryo_criu::Criu,
+    rec: &Record,
+    images: &Path,
+    work: &Path,
+    dest: &Path,
+) -> Result<()> {
+    let config = work.join(".cryo-export-config.json");
+    let json = serde_json::to_vec_pretty(&rec.config)
+        .map_err(|e| CheckpointError::Invalid(e.to_string()))?;
+    crate::write_private(&config, &json)?;
+    let meta = crate::archive::Metadata {
+        format: crate::archive::FORMAT,
+        cryo_version: env!("CARGO_PKG_VERSION").to_string(),
+        criu_version: criu.version().map(|v| v.to_string()).unwrap_or_default(),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        cgroup_mode: cryo_cgroups::detect_mode()
+            .map(|m| format!("{m:?}").to_lowercase())
+            .unwrap_or_default(),
+        created: cryo_oci::time::rfc3339(std::time::SystemTime::now()),
+        container_id: rec.id.clone(),
+        annotations: rec.annotations.clone().into_iter().collect(),
+        stats: crate::archive::dump_stats(&work.join("stats-dump")),
+        files: Default::default(),
+    };
+    let r = crate::archive::create(dest, images, &config, meta);
+    let _ = std::fs::remove_file(&config);
+    r.map(drop)
 }
 
 /// What cryo does while CRIU dumps: tell `--status-fd` when a lazy dump's

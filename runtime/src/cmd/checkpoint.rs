@@ -65,15 +65,40 @@ pub struct Args {
     /// Network lock method: iptables, nftables or skip
     #[arg(long, value_name = "METHOD")]
     pub network_lock: Option<String>,
+    /// Also write the checkpoint as one self-contained archive (zstd tar, 0600)
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
     /// Container id
     pub id: String,
 }
 
 pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
+    // With --export and no --image-path the images are only a step on the
+    // way to the archive: a private directory under the state root.
+    let scratch = match (&a.export, &a.image_path) {
+        (Some(_), None) => Some(store.root().join(format!(
+            ".export-{}-{}",
+            a.id,
+            std::process::id()
+        ))),
+        _ => None,
+    };
+    let image_path = match (&scratch, &a.image_path) {
+        (Some(s), _) => s.clone(),
+        (None, p) => absolute(p.as_deref().unwrap_or("checkpoint".as_ref())),
+    };
+    let result = run_with(cli, store, a, image_path);
+    if let Some(s) = scratch {
+        let _ = std::fs::remove_dir_all(s);
+    }
+    result
+}
+
+fn run_with(cli: &crate::Cli, store: &Store, a: &Args, image_path: PathBuf) -> Outcome {
     let opts = CheckpointOptions {
         id: a.id.clone(),
         criu: cli.criu.clone(),
-        image_path: absolute(a.image_path.as_deref().unwrap_or("checkpoint".as_ref())),
+        image_path,
         work_path: a.work_path.as_deref().map(absolute),
         parent_path: a.parent_path.clone(),
         leave_running: a.leave_running,
@@ -101,6 +126,7 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
             .map(str::parse::<NetworkLock>)
             .transpose()
             .map_err(err)?,
+        export: a.export.as_deref().map(absolute),
     };
     cryo_checkpoint::checkpoint(store, &opts).map_err(err)?;
     Ok(0)

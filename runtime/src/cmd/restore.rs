@@ -76,17 +76,47 @@ pub struct Args {
     /// LSM mount context for the restored mounts
     #[arg(long, value_name = "CONTEXT")]
     pub lsm_mount_context: Option<String>,
+    /// Restore from a checkpoint archive (`checkpoint --export`), verified
+    /// before anything is restored
+    #[arg(long, value_name = "FILE", conflicts_with = "image_path")]
+    pub import: Option<PathBuf>,
     /// Container id
     pub id: String,
 }
 
 pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
     super::create::check_cgroup_manager(cli)?;
+    // An archive is unpacked and verified into a private directory under the
+    // state root first; a bad archive is refused before anything else.
+    let unpacked = match &a.import {
+        Some(archive) => {
+            cryo_oci::validate_id(&a.id).map_err(err)?;
+            let dir = store
+                .root()
+                .join(format!(".import-{}-{}", a.id, std::process::id()));
+            cryo_checkpoint::archive::extract(&absolute(archive), &dir).map_err(err)?;
+            Some(dir)
+        }
+        None => None,
+    };
+    let image_path = match &unpacked {
+        Some(dir) => dir.join(cryo_checkpoint::archive::IMAGES),
+        None => absolute(a.image_path.as_deref().unwrap_or("checkpoint".as_ref())),
+    };
+    let result = run_with(cli, store, a, image_path);
+    // Lazy pages are still read from the images after restore returns.
+    if let Some(dir) = unpacked.filter(|_| !a.lazy_pages) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+fn run_with(cli: &crate::Cli, store: &Store, a: &Args, image_path: PathBuf) -> Outcome {
     let opts = RestoreOptions {
         id: a.id.clone(),
         criu: cli.criu.clone(),
         bundle: absolute(&a.bundle),
-        image_path: absolute(a.image_path.as_deref().unwrap_or("checkpoint".as_ref())),
+        image_path,
         work_path: a.work_path.as_deref().map(absolute),
         pid_file: a.pid_file.as_deref().map(absolute),
         console_socket: a.console_socket.as_deref().map(absolute),
