@@ -1137,3 +1137,45 @@ fn delete_force_removes_what_a_killed_restore_left() {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     assert!(!mounts.contains(path(&root)), "criu-root unmounted");
 }
+
+/// Quick startup: one warmed-up checkpoint restored lazily as several
+/// containers at once (new ids, own pid and network namespaces), each
+/// running before its memory is loaded and each carrying the warm state.
+#[test]
+fn lazy_restore_of_copies_from_local_images() {
+    let rt = Runtime::cryo();
+    let mut b = Bundle::new(&["/memhog", "64"]);
+    std::fs::copy(
+        static_program("memhog", MEMHOG_C),
+        b.rootfs().join("memhog"),
+    )
+    .expect("copy memhog");
+    b.out_dir();
+    let c = run_detached(&rt, &b, "ck-quick");
+    wait_counter(&b, 10);
+    let img = image_dir("quick");
+    checkpoint_ok(&rt, &c.id, img.path(), &[]);
+    let at = read_counter(&b);
+    let copies: Vec<(Bundle, String)> = (0..3)
+        .map(|i| {
+            let mut cb = Bundle::new(&["/memhog", "64"]);
+            std::fs::copy(b.rootfs().join("memhog"), cb.rootfs().join("memhog")).expect("copy");
+            let out = cb.out_dir();
+            std::fs::write(out.join("counter.tmp"), "").expect("write counter.tmp");
+            cb.save();
+            (cb, unique_id(&format!("ck-quick{i}")))
+        })
+        .collect();
+    let guards: Vec<_> = copies
+        .iter()
+        .map(|(cb, id)| restore_detached(&rt, cb, id, img.path(), &["--lazy"]))
+        .collect();
+    let mut netns = std::collections::BTreeSet::new();
+    for ((cb, _), g) in copies.iter().zip(&guards) {
+        assert_eq!(g.status(), "running");
+        netns.insert(ns_link(&g.pid().to_string(), "net"));
+        let v = wait_counter(cb, at + 3);
+        assert!(v > at, "copy did not start from the warm state");
+    }
+    assert_eq!(netns.len(), 3, "each copy has its own network namespace");
+}

@@ -49,6 +49,10 @@ pub struct RestoreOptions {
     /// daemon to fetch from it. Without it the caller runs that daemon, as
     /// with runc.
     pub page_server: Option<String>,
+    /// Lazy restore from local images (quick startup): cryo runs CRIU's
+    /// lazy-pages daemon on the image directory, the container runs before
+    /// its memory is loaded. Implies `lazy_pages`.
+    pub lazy_local: bool,
     /// `TYPE:VALUE` (e.g. `selinux:...`).
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
@@ -145,7 +149,7 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
     let stdio = descriptors::read(&image_path)?;
     let external_stdio = descriptors::read_external(&image_path)?;
     let criu = cryo_criu::Criu::new(cryo_criu::locate(opts.criu.as_deref())?);
-    if opts.lazy_pages && !criu.check_features()?.lazy_pages {
+    if (opts.lazy_pages || opts.lazy_local) && !criu.check_features()?.lazy_pages {
         return Err(CheckpointError::KernelLacks(
             "lazy pages are not possible here: CRIU's lazy_pages feature check failed \
              (the kernel lacks userfaultfd)"
@@ -158,7 +162,14 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
         .as_deref()
         .map(crate::checkpoint::parse_address)
         .transpose()?;
-    if page_server.is_some() && !opts.lazy_pages {
+    let lazy_pages = opts.lazy_pages || opts.lazy_local;
+    if opts.lazy_local && page_server.is_some() {
+        return Err(CheckpointError::Invalid(
+            "--lazy restores from local images; --page-server fetches from a remote one: pick one"
+                .into(),
+        ));
+    }
+    if page_server.is_some() && !lazy_pages {
         return Err(CheckpointError::Invalid(
             "restore --page-server needs --lazy-pages (memory is fetched from the page server on demand)".into(),
         ));
@@ -226,7 +237,7 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
     o.shell_job = Some(opts.shell_job);
     o.file_locks = Some(opts.file_locks);
     o.auto_dedup = Some(opts.auto_dedup);
-    o.lazy_pages = Some(opts.lazy_pages);
+    o.lazy_pages = Some(lazy_pages);
     o.orphan_pts_master = Some(terminal);
     if empty_ns != 0 {
         o.empty_ns = Some(empty_ns);
@@ -316,6 +327,8 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
 
     if let Some((host, port)) = &page_server {
         crate::lazy::start_daemon(criu.path(), &image_path, &work_path, Some((host, *port)))?;
+    } else if opts.lazy_local {
+        crate::lazy::start_daemon(criu.path(), &image_path, &work_path, None)?;
     }
 
     let mut hooks = RestoreHooks {

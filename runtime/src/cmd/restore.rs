@@ -66,6 +66,11 @@ pub struct Args {
     /// Use userfaultfd to lazily restore memory pages
     #[arg(long)]
     pub lazy_pages: bool,
+    /// Quick startup: restore from the local images with lazy pages (the
+    /// container runs before its memory is loaded); logs go to the container's
+    /// state directory unless --work-path, so copies of one image can start at once
+    #[arg(long)]
+    pub lazy: bool,
     /// With --lazy-pages: ADDR:PORT of the page server of a lazy checkpoint;
     /// cryo runs CRIU's lazy-pages daemon to fetch the memory from it
     #[arg(long, value_name = "ADDR:PORT")]
@@ -105,7 +110,7 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
     };
     let result = run_with(cli, store, a, image_path);
     // Lazy pages are still read from the images after restore returns.
-    if let Some(dir) = unpacked.filter(|_| !a.lazy_pages) {
+    if let Some(dir) = unpacked.filter(|_| !a.lazy_pages && !a.lazy) {
         let _ = std::fs::remove_dir_all(dir);
     }
     result
@@ -117,7 +122,13 @@ fn run_with(cli: &crate::Cli, store: &Store, a: &Args, image_path: PathBuf) -> O
         criu: cli.criu.clone(),
         bundle: absolute(&a.bundle),
         image_path,
-        work_path: a.work_path.as_deref().map(absolute),
+        work_path: match (&a.work_path, a.lazy) {
+            (Some(w), _) => Some(absolute(w)),
+            // Each lazy restore has its own daemon socket and logs.
+            // (in the container's state directory, gone with the container).
+            (None, true) => Some(store.dir(&a.id).join("lazy")),
+            (None, false) => None,
+        },
         pid_file: a.pid_file.as_deref().map(absolute),
         console_socket: a.console_socket.as_deref().map(absolute),
         tcp_established: a.tcp_established,
@@ -135,6 +146,7 @@ fn run_with(cli: &crate::Cli, store: &Store, a: &Args, image_path: PathBuf) -> O
         auto_dedup: a.auto_dedup,
         lazy_pages: a.lazy_pages,
         page_server: a.page_server.clone(),
+        lazy_local: a.lazy,
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
     };
