@@ -59,6 +59,9 @@ cleanup() {
     "$CRYO" --root "$STATE_ROOT" kill "$ID" KILL >/dev/null 2>&1 || true
     "$CRYO" --root "$STATE_ROOT" delete --force "$ID" >/dev/null 2>&1 || true
   fi
+  for id in ${WARM_IDS:-}; do
+    "$CRYO" --root "$STATE_ROOT" delete --force "$id" >/dev/null 2>&1 || true
+  done
   rm -rf "$WORK"
   rm -rf "$STATE_ROOT"
   rmdir "$DEMO_ROOT" 2>/dev/null || true
@@ -70,6 +73,9 @@ trap 'exit 143' TERM
 
 status_of() {
   "$CRYO" --root "$STATE_ROOT" state "$ID" | jq -r .status
+}
+status_of_id() {
+  "$CRYO" --root "$STATE_ROOT" state "$1" | jq -r .status
 }
 
 # Poll until the container reports status $1 (at most ~10 s).
@@ -147,6 +153,37 @@ n_after=${n_after#tick }
 [ "$n_after" -gt "$n_before" ] || die "counter did not continue after restore ($n_before -> $n_after)"
 echo "counter continued: $n_before -> $n_after"
 cryo exec "$ID" sh -c 'echo "restored: pid 1 is still: $(cat /proc/1/cmdline | tr "\\0" " ")"'
+
+say "quick startup: a program with a slow warm-up, started cold vs restored from its warm checkpoint"
+WBUNDLE=$WORK/warm-bundle
+BUNDLE_READONLY=false "$HERE/make-bundle.sh" "$WBUNDLE" /warmup 150000000 32 >/dev/null
+gcc -static -O2 -o "$WBUNDLE/rootfs/warmup" "$HERE/warmup.c" || die "gcc -static scripts/warmup.c failed"
+ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+t0=$(date +%s%N)
+"$CRYO" --root "$STATE_ROOT" run -d --bundle "$WBUNDLE" warm </dev/null >/dev/null 2>&1 || die "run warm failed"
+WARM_IDS="warm"
+for _ in $(seq 1 300); do [ -s "$WBUNDLE/rootfs/tmp/ready" ] && break; sleep 0.02; done
+[ -s "$WBUNDLE/rootfs/tmp/ready" ] || die "the warm-up program never got ready"
+cold=$(ms "$t0")
+echo "cold start until ready: ${cold} ms ($(cat "$WBUNDLE/rootfs/tmp/ready"))"
+cryo checkpoint --image-path "$WORK/warm-image" warm
+WARM_IDS=""
+restored=()
+for i in 1 2 3; do
+  t0=$(date +%s%N)
+  "$CRYO" --root "$STATE_ROOT" restore -d --lazy --bundle "$WBUNDLE" --image-path "$WORK/warm-image" "warm-$i" \
+    </dev/null >/dev/null 2>&1 || die "restore --lazy warm-$i failed"
+  WARM_IDS="$WARM_IDS warm-$i"
+  restored+=("$(ms "$t0")")
+  [ "$(status_of_id "warm-$i")" = running ] || die "warm-$i is not running"
+done
+echo "restored 3 warm copies (restore --lazy, each its own pid and network namespace): ${restored[*]} ms"
+echo "  vs ${cold} ms cold start each"
+cryo list
+for id in $WARM_IDS; do
+  "$CRYO" --root "$STATE_ROOT" delete --force "$id" >/dev/null 2>&1 || true
+done
+WARM_IDS=""
 
 say "kill"
 cryo kill "$ID" KILL
