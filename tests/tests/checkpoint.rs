@@ -1179,3 +1179,67 @@ fn lazy_restore_of_copies_from_local_images() {
     }
     assert_eq!(netns.len(), 3, "each copy has its own network namespace");
 }
+
+/// Surviving a reboot: every container checkpointed into per-id folders,
+/// cryo's whole state root removed (what a reboot does to /run), all of
+/// them restored.
+#[test]
+fn checkpoint_all_and_restore_all_across_a_wiped_state_root() {
+    let rt = Runtime::cryo();
+    let bundles: Vec<Bundle> = (0..3).map(|_| counter_bundle()).collect();
+    let containers: Vec<_> = bundles
+        .iter()
+        .enumerate()
+        .map(|(i, b)| run_detached(&rt, b, &format!("ck-all{i}")))
+        .collect();
+    // A stopped container is not checkpointed (nothing runs in it).
+    let quick = Bundle::new(&["sh", "-c", "exit 0"]);
+    let stopped = rt.create(&quick, "ck-all-stopped");
+    stopped.start();
+    stopped.wait_stopped();
+    for b in &bundles {
+        wait_counter(b, 5);
+    }
+    let root = image_dir("all");
+    let out = rt.run_ok(&[
+        "checkpoint",
+        "--all",
+        "--image-root",
+        path(root.path()),
+        "--format",
+        "json",
+    ]);
+    let outcomes: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON outcomes");
+    assert_eq!(outcomes.as_array().map(Vec::len), Some(3), "{outcomes}");
+    assert!(
+        outcomes
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|o| o["ok"] == json!(true)),
+        "{outcomes}"
+    );
+    let at: Vec<u64> = bundles.iter().map(read_counter).collect();
+    for c in &containers {
+        assert!(root.path().join(&c.id).join("container.json").exists());
+        rt.run_fail(&["state", &c.id]);
+    }
+    // The reboot: /run is gone, and with it cryo's state.
+    rt.run_ok(&["delete", "--force", &stopped.id]);
+    std::fs::remove_dir_all(rt.root_path()).expect("wipe the state root");
+
+    let out = rt.run_ok(&["restore", "--all", "--image-root", path(root.path())]);
+    for (c, (b, at)) in containers.iter().zip(bundles.iter().zip(at)) {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with(&c.id) && l.contains("restored")),
+            "{out}"
+        );
+        assert_eq!(c.status(), "running");
+        assert_continues(b, at);
+    }
+    // Again: each id is taken now, each reported as failed, exit status 1.
+    let out = rt.run_fail(&["restore", "--all", "--image-root", path(root.path())]);
+    assert!(out.stdout.contains("already exists"), "{out}");
+}

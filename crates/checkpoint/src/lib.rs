@@ -11,6 +11,7 @@
 //! Images are runc-compatible (the same external names and
 //! `descriptors.json`), so a runc checkpoint restores with cryo and back.
 
+pub mod all;
 pub mod archive;
 pub mod cgroot;
 pub mod checkpoint;

@@ -68,35 +68,67 @@ pub struct Args {
     /// Also write the checkpoint as one self-contained archive (zstd tar, 0600)
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
+    /// Checkpoint every running container, each into <--image-root>/<id>
+    #[arg(long, requires = "image_root", conflicts_with_all = ["image_path", "export", "pre_dump", "lazy_pages"])]
+    pub all: bool,
+    /// With --all: the folder that gets one sub-folder per container
+    #[arg(long, value_name = "DIR")]
+    pub image_root: Option<PathBuf>,
+    /// Output of --all: table or json
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: super::all::Format,
     /// Container id
-    pub id: String,
+    #[arg(required_unless_present = "all")]
+    pub id: Option<String>,
 }
 
 pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
+    if a.all {
+        let root = a
+            .image_root
+            .as_deref()
+            .map(absolute)
+            .ok_or("--all needs --image-root")?;
+        let base = options(cli, a, String::new(), PathBuf::new())?;
+        let outcomes = cryo_checkpoint::all::checkpoint_all(store, &root, &base).map_err(err)?;
+        return super::all::report(&outcomes, a.format, "checkpointed");
+    }
+    let Some(id) = a.id.clone() else {
+        return Err("checkpoint needs a container id (or --all)".into());
+    };
     // With --export and no --image-path the images are only a step on the
     // way to the archive: a private directory under the state root.
     let scratch = match (&a.export, &a.image_path) {
-        (Some(_), None) => Some(store.root().join(format!(
-            ".export-{}-{}",
-            a.id,
-            std::process::id()
-        ))),
+        (Some(_), None) => Some(
+            store
+                .root()
+                .join(format!(".export-{id}-{}", std::process::id())),
+        ),
         _ => None,
     };
     let image_path = match (&scratch, &a.image_path) {
         (Some(s), _) => s.clone(),
         (None, p) => absolute(p.as_deref().unwrap_or("checkpoint".as_ref())),
     };
-    let result = run_with(cli, store, a, image_path);
+    let result = options(cli, a, id, image_path).and_then(|opts| {
+        cryo_checkpoint::checkpoint(store, &opts)
+            .map_err(err)
+            .map(|_| 0)
+    });
     if let Some(s) = scratch {
         let _ = std::fs::remove_dir_all(s);
     }
     result
 }
 
-fn run_with(cli: &crate::Cli, store: &Store, a: &Args, image_path: PathBuf) -> Outcome {
-    let opts = CheckpointOptions {
-        id: a.id.clone(),
+fn options(
+    cli: &crate::Cli,
+    a: &Args,
+    id: String,
+    image_path: PathBuf,
+) -> Result<CheckpointOptions, String> {
+    Ok(CheckpointOptions {
+        id,
         criu: cli.criu.clone(),
         image_path,
         work_path: a.work_path.as_deref().map(absolute),
@@ -127,7 +159,5 @@ fn run_with(cli: &crate::Cli, store: &Store, a: &Args, image_path: PathBuf) -> O
             .transpose()
             .map_err(err)?,
         export: a.export.as_deref().map(absolute),
-    };
-    cryo_checkpoint::checkpoint(store, &opts).map_err(err)?;
-    Ok(0)
+    })
 }

@@ -1,5 +1,6 @@
 //! One module per verb: parse its flags, call the library, print.
 
+pub mod all;
 pub mod checkpoint;
 pub mod create;
 pub mod delete;

@@ -85,20 +85,43 @@ pub struct Args {
     /// before anything is restored
     #[arg(long, value_name = "FILE", conflicts_with = "image_path")]
     pub import: Option<PathBuf>,
+    /// Restore every container `checkpoint --all` saved under --image-root
+    #[arg(long, requires = "image_root", conflicts_with_all = ["image_path", "import", "lazy", "lazy_pages"])]
+    pub all: bool,
+    /// With --all: the folder `checkpoint --all --image-root` wrote
+    #[arg(long, value_name = "DIR")]
+    pub image_root: Option<PathBuf>,
+    /// Output of --all: table or json
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: super::all::Format,
     /// Container id
-    pub id: String,
+    #[arg(required_unless_present = "all")]
+    pub id: Option<String>,
 }
 
 pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
     super::create::check_cgroup_manager(cli)?;
+    if a.all {
+        let root = a
+            .image_root
+            .as_deref()
+            .map(absolute)
+            .ok_or("--all needs --image-root")?;
+        let base = options(cli, store, a, String::new(), PathBuf::new())?;
+        let outcomes = cryo_checkpoint::all::restore_all(store, &root, &base).map_err(err)?;
+        return super::all::report(&outcomes, a.format, "restored");
+    }
+    let Some(id) = a.id.clone() else {
+        return Err("restore needs a container id (or --all)".into());
+    };
     // An archive is unpacked and verified into a private directory under the
     // state root first; a bad archive is refused before anything else.
     let unpacked = match &a.import {
         Some(archive) => {
-            cryo_oci::validate_id(&a.id).map_err(err)?;
+            cryo_oci::validate_id(&id).map_err(err)?;
             let dir = store
                 .root()
-                .join(format!(".import-{}-{}", a.id, std::process::id()));
+                .join(format!(".import-{id}-{}", std::process::id()));
             cryo_checkpoint::archive::extract(&absolute(archive), &dir).map_err(err)?;
             Some(dir)
         }
@@ -108,7 +131,7 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
         Some(dir) => dir.join(cryo_checkpoint::archive::IMAGES),
         None => absolute(a.image_path.as_deref().unwrap_or("checkpoint".as_ref())),
     };
-    let result = run_with(cli, store, a, image_path);
+    let result = options(cli, store, a, id, image_path).and_then(|opts| run_with(store, a, &opts));
     // Lazy pages are still read from the images after restore returns.
     if let Some(dir) = unpacked.filter(|_| !a.lazy_pages && !a.lazy) {
         let _ = std::fs::remove_dir_all(dir);
@@ -116,19 +139,25 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
     result
 }
 
-fn run_with(cli: &crate::Cli, store: &Store, a: &Args, image_path: PathBuf) -> Outcome {
-    let opts = RestoreOptions {
-        id: a.id.clone(),
+fn options(
+    cli: &crate::Cli,
+    store: &Store,
+    a: &Args,
+    id: String,
+    image_path: PathBuf,
+) -> Result<RestoreOptions, String> {
+    Ok(RestoreOptions {
+        work_path: match (&a.work_path, a.lazy) {
+            (Some(w), _) => Some(absolute(w)),
+            // Each lazy restore has its own daemon socket and logs (in the
+            // container's state directory, gone with the container).
+            (None, true) => Some(store.dir(&id).join("lazy")),
+            (None, false) => None,
+        },
+        id,
         criu: cli.criu.clone(),
         bundle: absolute(&a.bundle),
         image_path,
-        work_path: match (&a.work_path, a.lazy) {
-            (Some(w), _) => Some(absolute(w)),
-            // Each lazy restore has its own daemon socket and logs.
-            // (in the container's state directory, gone with the container).
-            (None, true) => Some(store.dir(&a.id).join("lazy")),
-            (None, false) => None,
-        },
         pid_file: a.pid_file.as_deref().map(absolute),
         console_socket: a.console_socket.as_deref().map(absolute),
         tcp_established: a.tcp_established,
@@ -149,8 +178,11 @@ fn run_with(cli: &crate::Cli, store: &Store, a: &Args, image_path: PathBuf) -> O
         lazy_local: a.lazy,
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
-    };
-    let restored = cryo_checkpoint::restore(store, &opts).map_err(err)?;
+    })
+}
+
+fn run_with(store: &Store, a: &Args, opts: &RestoreOptions) -> Outcome {
+    let restored = cryo_checkpoint::restore(store, opts).map_err(err)?;
     if a.detach {
         return Ok(0);
     }
@@ -160,7 +192,7 @@ fn run_with(cli: &crate::Cli, store: &Store, a: &Args, image_path: PathBuf) -> O
     cryo_sys::process::block_all_signals().map_err(|e| format!("block signals: {e}"))?;
     let _ = cryo_sys::process::kill(std::process::id() as i32, libc_sigchld());
     let code = cryo_container::wait_forwarding_signals(restored.pid).map_err(err)?;
-    cryo_container::delete(store, &a.id, true).map_err(err)?;
+    cryo_container::delete(store, &opts.id, true).map_err(err)?;
     Ok(u8::try_from(code).unwrap_or(255))
 }
 

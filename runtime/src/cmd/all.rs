@@ -1,0 +1,41 @@
+//! Printing the per-container outcomes of `checkpoint --all` and
+//! `restore --all`.
+
+use cryo_checkpoint::all::Outcome as One;
+
+use super::{write_stdout, Outcome};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Prints the outcomes; fails (exit 1) if any container failed.
+pub fn report(outcomes: &[One], format: Format, done: &str) -> Outcome {
+    let text = match format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(outcomes).map_err(|e| e.to_string())?;
+            s.push('\n');
+            s
+        }
+        Format::Table => {
+            let mut s = format!("{:<24} {:<14} {}\n", "ID", "RESULT", "DETAIL");
+            for o in outcomes {
+                let (result, detail) = match (&o.error, o.pid) {
+                    (Some(e), _) => ("failed", e.replace('\n', " ")),
+                    (None, Some(pid)) => (done, format!("pid {pid}")),
+                    (None, None) => (done, String::new()),
+                };
+                s.push_str(&format!("{:<24} {:<14} {}\n", o.id, result, detail));
+            }
+            s
+        }
+    };
+    write_stdout(&text)?;
+    let failed = outcomes.iter().filter(|o| !o.ok).count();
+    if failed > 0 {
+        return Err(format!("{failed} of {} containers failed", outcomes.len()));
+    }
+    Ok(0)
+}
