@@ -1243,3 +1243,53 @@ fn checkpoint_all_and_restore_all_across_a_wiped_state_root() {
     let out = rt.run_fail(&["restore", "--all", "--image-root", path(root.path())]);
     assert!(out.stdout.contains("already exists"), "{out}");
 }
+
+/// Restore through create: a bundle annotated `org.cryo.restore-from`
+/// becomes a container restored from that checkpoint, `created` (frozen)
+/// until `start`, so an unmodified client can start from a checkpoint.
+#[test]
+fn create_restores_from_the_annotated_checkpoint() {
+    let rt = Runtime::cryo();
+    let mut b = counter_bundle();
+    let c = run_detached(&rt, &b, "ck-via-create");
+    wait_counter(&b, 10);
+    let img = image_dir("via-create");
+    let archive = img.path().join("../").join(format!("{}.tar.zst", c.id));
+    let archive = std::path::PathBuf::from(path(&archive));
+    checkpoint_ok(&rt, &c.id, img.path(), &["--export", path(&archive)]);
+    let _rm = tempfile::TempPath::from_path(archive.clone());
+    let at = read_counter(&b);
+
+    b.config_mut()["annotations"] = json!({"org.cryo.restore-from": path(img.path())});
+    let created = rt.create(&b, "ck-created");
+    assert_eq!(created.status(), "created");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(read_counter(&b), at, "nothing runs before start");
+    created.start();
+    assert_eq!(created.status(), "running");
+    assert_continues(&b, at);
+    rt.run_ok(&["delete", "--force", &created.id]);
+
+    // `run` from an archive.
+    let at = read_counter(&b);
+    b.config_mut()["annotations"] = json!({"org.cryo.restore-from": path(&archive)});
+    let r = run_detached(&rt, &b, "ck-run-archive");
+    assert_eq!(r.status(), "running");
+    let mut v = at;
+    wait_for(WAIT, "the archive's counter", || {
+        v = read_counter(&b);
+        v != at
+    });
+    assert!(v > 1, "restored, not started fresh: {v}");
+    rt.run_ok(&["delete", "--force", &r.id]);
+
+    // A checkpoint others could have written is refused, and nothing is left.
+    std::fs::set_permissions(img.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    b.config_mut()["annotations"] = json!({"org.cryo.restore-from": path(img.path())});
+    let (g, out) = rt.try_create(&b, "ck-untrusted", &[]);
+    assert!(
+        !out.success() && out.stderr.contains("writable by group or others"),
+        "{out}"
+    );
+    rt.run_fail(&["state", &g.id]);
+}

@@ -183,6 +183,7 @@ pub fn restore_all(
             lazy_pages: false,
             page_server: None,
             lazy_local: false,
+            start_frozen: false,
             criu: base.criu.clone(),
             tcp_established: base.tcp_established,
             tcp_close: base.tcp_close,

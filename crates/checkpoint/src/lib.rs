@@ -18,6 +18,7 @@ pub mod checkpoint;
 pub mod descriptors;
 pub mod error;
 pub mod externals;
+pub mod from_create;
 pub mod lazy;
 pub mod restore;
 

@@ -53,6 +53,9 @@ pub struct RestoreOptions {
     /// lazy-pages daemon on the image directory, the container runs before
     /// its memory is loaded. Implies `lazy_pages`.
     pub lazy_local: bool,
+    /// Restore for `create` (the `org.cryo.restore-from` annotation): the
+    /// restored container is frozen and shows as `created` until `start`.
+    pub start_frozen: bool,
     /// `TYPE:VALUE` (e.g. `selinux:...`).
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
@@ -238,6 +241,7 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
     o.file_locks = Some(opts.file_locks);
     o.auto_dedup = Some(opts.auto_dedup);
     o.lazy_pages = Some(lazy_pages);
+    o.leave_stopped = Some(opts.start_frozen);
     o.orphan_pts_master = Some(terminal);
     if empty_ns != 0 {
         o.empty_ns = Some(empty_ns);
@@ -383,11 +387,21 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
             .unwrap_or_default()
             .into_iter()
             .collect(),
-        started: true,
+        started: !opts.start_frozen,
+        frozen_until_start: opts.start_frozen,
         own_pid_ns: externals::creates_ns(&spec, LinuxNamespaceType::Pid),
         cgroup_paths,
         config: spec.clone(),
     };
+    if opts.start_frozen {
+        // CRIU left every task stopped (SIGSTOP): freeze them, then let the
+        // SIGCONT wait in the frozen cgroup until `start` thaws it. Nothing
+        // of the container runs before `start`.
+        cgroup.freeze()?;
+        for p in cgroup.processes()? {
+            let _ = cryo_sys::process::kill(p, libc::SIGCONT);
+        }
+    }
     if let Some(pf) = &opts.pid_file {
         cryo_container::create::write_pid_file(pf, pid)?;
     }

@@ -270,6 +270,7 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
             .into_iter()
             .collect(),
         started: false,
+        frozen_until_start: false,
         own_pid_ns,
         cgroup_paths: cgroup.paths(),
         config: spec.clone(),

@@ -20,6 +20,15 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         Status::Stopped => return Err(ContainerError::StartStopped),
         _ => return Err(ContainerError::StartRunning),
     }
+    if rec.frozen_until_start {
+        // Restored by create: its processes exist already, frozen.
+        cryo_cgroups::from_paths(rec.cgroup_paths.clone())?.thaw()?;
+        rec.started = true;
+        rec.frozen_until_start = false;
+        locked.save(&rec)?;
+        run_warning_hooks(&rec, HookKind::Poststart, Status::Running);
+        return Ok(());
+    }
     let sock_path = locked.dir.join(START_SOCKET);
     let conn =
         cryo_sys::socket::connect(&sock_path, true).ctx(|| "connect to container init".into())?;

@@ -32,6 +32,10 @@ pub struct Record {
     pub annotations: HashMap<String, String>,
     /// Whether `start` has let the init exec the user process.
     pub started: bool,
+    /// A container restored by `create` (the `org.cryo.restore-from`
+    /// annotation) waits frozen in its cgroup; `start` thaws it.
+    #[serde(default)]
+    pub frozen_until_start: bool,
     /// Whether the container has a pid namespace of its own (killing the
     /// init then kills everything in it).
     pub own_pid_ns: bool,

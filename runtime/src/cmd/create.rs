@@ -54,6 +54,47 @@ pub fn check_cgroup_manager(cli: &crate::Cli) -> Result<(), String> {
 
 pub fn run(cli: &crate::Cli, store: &Store, args: &CreateArgs) -> Outcome {
     check_cgroup_manager(cli)?;
-    cryo_container::create(store, &args.options()).map_err(err)?;
+    let opts = args.options();
+    match restore_source(&opts) {
+        Some(from) => create_by_restore(cli, store, &opts, &from).map(drop)?,
+        None => cryo_container::create(store, &opts)
+            .map(drop)
+            .map_err(err)?,
+    }
     Ok(0)
+}
+
+/// The checkpoint a bundle asks to be created from (the
+/// `org.cryo.restore-from` annotation). A bundle whose config cannot be
+/// read is left to `create`, which reports why.
+pub fn restore_source(opts: &CreateOptions) -> Option<PathBuf> {
+    let spec = cryo_oci::load_spec(&opts.bundle).ok()?;
+    cryo_checkpoint::from_create::source(&spec)
+}
+
+/// `create` by restoring a checkpoint: the container waits frozen, shown
+/// as `created`, until `start`. Returns the restored init's pid.
+pub fn create_by_restore(
+    cli: &crate::Cli,
+    store: &Store,
+    opts: &CreateOptions,
+    from: &std::path::Path,
+) -> Result<i32, String> {
+    if opts.preserve_fds > 0 {
+        return Err(format!(
+            "--preserve-fds with {} is not supported by cryo (a restored process keeps its own fds)",
+            cryo_checkpoint::from_create::RESTORE_FROM
+        ));
+    }
+    let restore = cryo_checkpoint::RestoreOptions {
+        id: opts.id.clone(),
+        criu: cli.criu.clone(),
+        bundle: opts.bundle.clone(),
+        pid_file: opts.pid_file.clone(),
+        console_socket: opts.console_socket.clone(),
+        ..Default::default()
+    };
+    cryo_checkpoint::from_create::create_from_checkpoint(store, from, restore)
+        .map(|r| r.pid)
+        .map_err(err)
 }

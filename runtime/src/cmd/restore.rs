@@ -176,6 +176,7 @@ fn options(
         lazy_pages: a.lazy_pages,
         page_server: a.page_server.clone(),
         lazy_local: a.lazy,
+        start_frozen: false,
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
     })

@@ -22,6 +22,9 @@ pub fn run(cli: &crate::Cli, store: &Store, args: &Args) -> Outcome {
     super::create::check_cgroup_manager(cli)?;
     let mut opts = args.create.options();
     let id = opts.id.clone();
+    if let Some(from) = super::create::restore_source(&opts) {
+        return run_restored(cli, store, args, &opts, &from);
+    }
     if args.detach {
         cryo_container::create(store, &opts).map_err(err)?;
         if let Err(e) = cryo_container::start(store, &id) {
@@ -71,6 +74,40 @@ pub fn run(cli: &crate::Cli, store: &Store, args: &Args) -> Outcome {
         let _ = output.join();
         drop(raw);
     }
+    if !args.keep {
+        cryo_container::delete(store, &id, true).map_err(err)?;
+    }
+    Ok(u8::try_from(code).unwrap_or(255))
+}
+
+/// `run` of a bundle annotated `org.cryo.restore-from`: restore (frozen),
+/// start (thaw), then detach or wait like any `run`.
+fn run_restored(
+    cli: &crate::Cli,
+    store: &Store,
+    args: &Args,
+    opts: &cryo_container::CreateOptions,
+    from: &std::path::Path,
+) -> Outcome {
+    let id = opts.id.clone();
+    if !args.detach {
+        cryo_sys::process::block_all_signals().map_err(|e| format!("block signals: {e}"))?;
+    }
+    let pid = super::create::create_by_restore(cli, store, opts, from)?;
+    if let Err(e) = cryo_container::start(store, &id) {
+        let _ = cryo_container::delete(store, &id, true);
+        return Err(err(e));
+    }
+    if args.detach {
+        return Ok(0);
+    }
+    // The restored init is our child (CRIU's rst_sibling); one SIGCHLD
+    // raised now catches an exit before the signals were blocked.
+    let _ = cryo_sys::process::kill(
+        std::process::id() as i32,
+        nix::sys::signal::Signal::SIGCHLD as i32,
+    );
+    let code = cryo_container::wait_forwarding_signals(pid).map_err(err)?;
     if !args.keep {
         cryo_container::delete(store, &id, true).map_err(err)?;
     }
