@@ -1293,3 +1293,87 @@ fn create_restores_from_the_annotated_checkpoint() {
     );
     rt.run_fail(&["state", &g.id]);
 }
+
+/// A pod: the holder owns the network, IPC and UTS namespaces, the member
+/// joins them by path. One group checkpoint, one group restore: both go on
+/// counting, and the member is back in the holder's (new) namespaces.
+#[test]
+fn pod_group_checkpoint_and_restore() {
+    let rt = Runtime::cryo();
+    let holder = counter_bundle();
+    let h = run_detached(&rt, &holder, "ck-pod-holder");
+    let hp = h.pid();
+    let mut member = counter_bundle();
+    for ns in ["network", "ipc", "uts"] {
+        let name = match ns {
+            "network" => "net",
+            other => other,
+        };
+        member.remove_namespace(ns);
+        member.add_namespace(ns, Some(&format!("/proc/{hp}/ns/{name}")));
+    }
+    member
+        .config_mut()
+        .as_object_mut()
+        .expect("config")
+        .remove("hostname");
+    let m = run_detached(&rt, &member, "ck-pod-member");
+    assert_eq!(
+        ns_link(&m.pid().to_string(), "net"),
+        ns_link(&hp.to_string(), "net")
+    );
+    wait_counter(&holder, 10);
+    wait_counter(&member, 10);
+
+    let root = image_dir("pod");
+    let ids = format!("{},{}", m.id, h.id);
+    let out = rt.run_ok(&[
+        "checkpoint",
+        "--group",
+        &ids,
+        "--image-root",
+        path(root.path()),
+    ]);
+    assert!(
+        out.stdout.contains(&h.id) && out.stdout.contains(&m.id),
+        "{out}"
+    );
+    rt.run_fail(&["state", &h.id]);
+    rt.run_fail(&["state", &m.id]);
+    let (hat, mat) = (read_counter(&holder), read_counter(&member));
+
+    let out = rt.run_ok(&["restore", "--group", "--image-root", path(root.path())]);
+    assert!(out.stdout.contains("restored"), "{out}");
+    assert_eq!(h.status(), "running");
+    assert_eq!(m.status(), "running");
+    let (hp, mp) = (h.pid(), m.pid());
+    for ns in ["net", "ipc", "uts"] {
+        assert_eq!(
+            ns_link(&mp.to_string(), ns),
+            ns_link(&hp.to_string(), ns),
+            "member shares the holder's {ns}"
+        );
+    }
+    assert_ne!(
+        ns_link(&mp.to_string(), "pid"),
+        ns_link(&hp.to_string(), "pid")
+    );
+    assert_continues(&holder, hat);
+    assert_continues(&member, mat);
+
+    // A group whose containers share nothing is refused, and they keep running.
+    let a = run_detached(&rt, &counter_bundle(), "ck-pod-a");
+    let b2 = counter_bundle();
+    let bb = run_detached(&rt, &b2, "ck-pod-b");
+    let root2 = image_dir("pod2");
+    let out = rt.run_fail(&[
+        "checkpoint",
+        "--group",
+        &format!("{},{}", a.id, bb.id),
+        "--image-root",
+        path(root2.path()),
+    ]);
+    assert!(out.stderr.contains("holds a network namespace"), "{out}");
+    assert_eq!(a.status(), "running");
+    assert_continues(&b2, read_counter(&b2));
+}

@@ -184,6 +184,8 @@ pub fn restore_all(
             page_server: None,
             lazy_local: false,
             start_frozen: false,
+            namespace_paths: Vec::new(),
+            network_lock: None,
             criu: base.criu.clone(),
             tcp_established: base.tcp_established,
             tcp_close: base.tcp_close,

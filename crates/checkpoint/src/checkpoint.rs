@@ -37,6 +37,17 @@ impl std::str::FromStr for NetworkLock {
     }
 }
 
+impl NetworkLock {
+    pub(crate) fn rpc(self) -> rpc::Criu_network_lock_method {
+        use rpc::Criu_network_lock_method as M;
+        match self {
+            NetworkLock::Iptables => M::IPTABLES,
+            NetworkLock::Nftables => M::NFTABLES,
+            NetworkLock::Skip => M::SKIP,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct CheckpointOptions {
     pub id: String,
@@ -93,6 +104,37 @@ pub fn checkpoint(store: &Store, opts: &CheckpointOptions) -> Result<Checkpointe
         Status::Running | Status::Paused => {}
         _ => return Err(ContainerError::NotRunning.into()),
     }
+    let (criu, image_path, work_path) = dump_record(&rec, opts)?;
+
+    let export_error = match &opts.export {
+        Some(dest) if !opts.pre_dump => export(&criu, &rec, &image_path, &work_path, dest).err(),
+        _ => None,
+    };
+    let still_running = opts.leave_running || opts.pre_dump;
+    if !still_running {
+        // CRIU has killed the tasks; remove what is left of the container.
+        cryo_container::destroy_locked(locked, &rec)?;
+    }
+    if let Some(e) = export_error {
+        return Err(CheckpointError::Invalid(format!(
+            "the checkpoint is complete in {}, but writing the archive failed: {e}",
+            image_path.display()
+        )));
+    }
+    Ok(Checkpointed {
+        image_path,
+        work_path,
+        still_running,
+    })
+}
+
+/// The CRIU dump of a container whose lock the caller holds. Returns the
+/// CRIU used and the image and work paths; the container's state is left to
+/// the caller (CRIU killed its tasks unless `leave_running`).
+pub fn dump_record(
+    rec: &Record,
+    opts: &CheckpointOptions,
+) -> Result<(cryo_criu::Criu, PathBuf, PathBuf)> {
     let criu = cryo_criu::Criu::new(cryo_criu::locate(opts.criu.as_deref())?);
     if opts.pre_dump || opts.lazy_pages {
         let features = criu.check_features()?;
@@ -184,15 +226,7 @@ pub fn checkpoint(store: &Store, opts: &CheckpointOptions) -> Result<Checkpointe
         o.empty_ns = Some(empty_ns);
     }
     if let Some(n) = opts.network_lock {
-        use rpc::Criu_network_lock_method as M;
-        o.network_lock = Some(
-            match n {
-                NetworkLock::Iptables => M::IPTABLES,
-                NetworkLock::Nftables => M::NFTABLES,
-                NetworkLock::Skip => M::SKIP,
-            }
-            .into(),
-        );
+        o.network_lock = Some(n.rpc().into());
     }
     if let Some(dir) = freezer_dir(&rec) {
         o.freeze_cgroup = Some(dir.to_string_lossy().into_owned());
@@ -247,27 +281,7 @@ pub fn checkpoint(store: &Store, opts: &CheckpointOptions) -> Result<Checkpointe
         },
     )
     .map_err(|e| crate::criu_failed(request, e, log))?;
-
-    let export_error = match &opts.export {
-        Some(dest) if !opts.pre_dump => export(&criu, &rec, &image_path, &work_path, dest).err(),
-        _ => None,
-    };
-    let still_running = opts.leave_running || opts.pre_dump;
-    if !still_running {
-        // CRIU has killed the tasks; remove what is left of the container.
-        cryo_container::destroy_locked(locked, &rec)?;
-    }
-    if let Some(e) = export_error {
-        return Err(CheckpointError::Invalid(format!(
-            "the checkpoint is complete in {}, but writing the archive failed: {e}",
-            image_path.display()
-        )));
-    }
-    Ok(Checkpointed {
-        image_path,
-        work_path,
-        still_running,
-    })
+    Ok((criu, image_path, work_path))
 }
 
 /// Writes the archive of a finished dump: its images, the config the

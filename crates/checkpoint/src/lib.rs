@@ -19,6 +19,7 @@ pub mod descriptors;
 pub mod error;
 pub mod externals;
 pub mod from_create;
+pub mod group;
 pub mod lazy;
 pub mod restore;
 

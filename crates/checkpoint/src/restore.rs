@@ -56,6 +56,13 @@ pub struct RestoreOptions {
     /// Restore for `create` (the `org.cryo.restore-from` annotation): the
     /// restored container is frozen and shows as `created` until `start`.
     pub start_frozen: bool,
+    /// Namespaces to join instead of the paths in the bundle's config
+    /// (a pod member joins its restored holder's: `net` →
+    /// `/proc/<new pid>/ns/net`). The type must be in the config already.
+    pub namespace_paths: Vec<(LinuxNamespaceType, PathBuf)>,
+    /// CRIU's network lock method; `Skip` leaves a restored network
+    /// namespace locked (a pod holder, until its members are back).
+    pub network_lock: Option<crate::checkpoint::NetworkLock>,
     /// `TYPE:VALUE` (e.g. `selinux:...`).
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
@@ -135,7 +142,8 @@ fn unmount_criu_root(root: &Path) {
 fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
     let bundle =
         std::fs::canonicalize(&opts.bundle).ctx(|| format!("bundle {}", opts.bundle.display()))?;
-    let spec = cryo_oci::load_spec(&bundle)?;
+    let mut spec = cryo_oci::load_spec(&bundle)?;
+    override_namespace_paths(&mut spec, &opts.namespace_paths)?;
     cryo_container::create::check_supported(&spec)?;
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     if terminal && opts.console_socket.is_none() {
@@ -242,6 +250,9 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
     o.auto_dedup = Some(opts.auto_dedup);
     o.lazy_pages = Some(lazy_pages);
     o.leave_stopped = Some(opts.start_frozen);
+    if let Some(n) = opts.network_lock {
+        o.network_lock = Some(n.rpc().into());
+    }
     o.orphan_pts_master = Some(terminal);
     if empty_ns != 0 {
         o.empty_ns = Some(empty_ns);
@@ -411,6 +422,35 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
         .ok_or_else(|| CheckpointError::Invalid("internal: restore lost its lock".into()))?;
     locked.save(&record)?;
     Ok(Restored { pid, record })
+}
+
+fn override_namespace_paths(
+    spec: &mut Spec,
+    paths: &[(LinuxNamespaceType, PathBuf)],
+) -> Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let mut namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    for (t, path) in paths {
+        let ns = namespaces
+            .iter_mut()
+            .find(|n| n.typ() == *t)
+            .ok_or_else(|| {
+                CheckpointError::Invalid(format!(
+                    "the bundle's config has no {t:?} namespace to join"
+                ))
+            })?;
+        ns.set_path(Some(path.clone()));
+    }
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    linux.set_namespaces(Some(namespaces));
+    spec.set_linux(Some(linux));
+    Ok(())
 }
 
 /// Mountpoints of the bundle's bind mounts, made inside the rootfs (never

@@ -71,14 +71,19 @@ pub struct Args {
     /// Checkpoint every running container, each into <--image-root>/<id>
     #[arg(long, requires = "image_root", conflicts_with_all = ["image_path", "export", "pre_dump", "lazy_pages"])]
     pub all: bool,
-    /// With --all: the folder that gets one sub-folder per container
+    /// Checkpoint these containers (a pod sharing namespaces) as one
+    /// consistent cut into --image-root
+    #[arg(long, value_name = "ID,ID,...", value_delimiter = ',', requires = "image_root",
+          conflicts_with_all = ["all", "image_path", "export", "pre_dump", "lazy_pages"])]
+    pub group: Vec<String>,
+    /// With --all or --group: the folder that gets one sub-folder per container
     #[arg(long, value_name = "DIR")]
     pub image_root: Option<PathBuf>,
     /// Output of --all: table or json
     #[arg(long, value_enum, default_value = "table")]
     pub format: super::all::Format,
     /// Container id
-    #[arg(required_unless_present = "all")]
+    #[arg(required_unless_present_any = ["all", "group"])]
     pub id: Option<String>,
 }
 
@@ -93,8 +98,28 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
         let outcomes = cryo_checkpoint::all::checkpoint_all(store, &root, &base).map_err(err)?;
         return super::all::report(&outcomes, a.format, "checkpointed");
     }
+    if !a.group.is_empty() {
+        let root = a
+            .image_root
+            .as_deref()
+            .map(absolute)
+            .ok_or("--group needs --image-root")?;
+        let base = options(cli, a, String::new(), PathBuf::new())?;
+        let group =
+            cryo_checkpoint::group::checkpoint_group(store, &a.group, &root, &base).map_err(err)?;
+        let outcomes: Vec<_> = std::iter::once(&group.holder)
+            .chain(&group.members)
+            .map(|m| cryo_checkpoint::all::Outcome {
+                id: m.id.clone(),
+                ok: true,
+                pid: None,
+                error: None,
+            })
+            .collect();
+        return super::all::report(&outcomes, a.format, "checkpointed");
+    }
     let Some(id) = a.id.clone() else {
-        return Err("checkpoint needs a container id (or --all)".into());
+        return Err("checkpoint needs a container id (or --all, --group)".into());
     };
     // With --export and no --image-path the images are only a step on the
     // way to the archive: a private directory under the state root.

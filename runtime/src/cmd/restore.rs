@@ -88,14 +88,18 @@ pub struct Args {
     /// Restore every container `checkpoint --all` saved under --image-root
     #[arg(long, requires = "image_root", conflicts_with_all = ["image_path", "import", "lazy", "lazy_pages"])]
     pub all: bool,
-    /// With --all: the folder `checkpoint --all --image-root` wrote
+    /// Restore the pod `checkpoint --group` saved under --image-root: the
+    /// namespace holder first, then the others joining its namespaces
+    #[arg(long, requires = "image_root", conflicts_with_all = ["all", "image_path", "import", "lazy", "lazy_pages"])]
+    pub group: bool,
+    /// With --all or --group: the folder `checkpoint --all/--group --image-root` wrote
     #[arg(long, value_name = "DIR")]
     pub image_root: Option<PathBuf>,
     /// Output of --all: table or json
     #[arg(long, value_enum, default_value = "table")]
     pub format: super::all::Format,
     /// Container id
-    #[arg(required_unless_present = "all")]
+    #[arg(required_unless_present_any = ["all", "group"])]
     pub id: Option<String>,
 }
 
@@ -111,8 +115,27 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
         let outcomes = cryo_checkpoint::all::restore_all(store, &root, &base).map_err(err)?;
         return super::all::report(&outcomes, a.format, "restored");
     }
+    if a.group {
+        let root = a
+            .image_root
+            .as_deref()
+            .map(absolute)
+            .ok_or("--group needs --image-root")?;
+        let base = options(cli, store, a, String::new(), PathBuf::new())?;
+        let pids = cryo_checkpoint::group::restore_group(store, &root, &base).map_err(err)?;
+        let outcomes: Vec<_> = pids
+            .into_iter()
+            .map(|(id, pid)| cryo_checkpoint::all::Outcome {
+                id,
+                ok: true,
+                pid: Some(pid),
+                error: None,
+            })
+            .collect();
+        return super::all::report(&outcomes, a.format, "restored");
+    }
     let Some(id) = a.id.clone() else {
-        return Err("restore needs a container id (or --all)".into());
+        return Err("restore needs a container id (or --all, --group)".into());
     };
     // An archive is unpacked and verified into a private directory under the
     // state root first; a bad archive is refused before anything else.
@@ -177,6 +200,8 @@ fn options(
         page_server: a.page_server.clone(),
         lazy_local: a.lazy,
         start_frozen: false,
+        namespace_paths: Vec::new(),
+        network_lock: None,
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
     })
