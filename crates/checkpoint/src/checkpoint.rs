@@ -228,7 +228,7 @@ pub fn dump_record(
     if let Some(n) = opts.network_lock {
         o.network_lock = Some(n.rpc().into());
     }
-    if let Some(dir) = freezer_dir(&rec) {
+    if let Some(dir) = freezer_dir(rec) {
         o.freeze_cgroup = Some(dir.to_string_lossy().into_owned());
     }
     o.config_file = crate::config_file(rec.config.annotations().as_ref());

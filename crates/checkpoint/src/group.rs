@@ -88,7 +88,7 @@ fn plan(records: &[Record]) -> Result<(usize, Vec<Vec<String>>)> {
         let mut j = Vec::new();
         if r.id != h.id {
             for (name, t) in SHARED {
-                let joined = crate::externals::joined_ns(&r.config, t.clone()).is_some();
+                let joined = crate::externals::joined_ns(&r.config, *t).is_some();
                 let same = ns_inode(r.init_pid, name).is_some()
                     && ns_inode(r.init_pid, name) == ns_inode(h.init_pid, name);
                 if joined && same {
@@ -278,7 +278,7 @@ pub fn restore_group(
             .filter_map(|name| {
                 SHARED.iter().find(|(n, _)| n == name).map(|(n, t)| {
                     (
-                        t.clone(),
+                        *t,
                         PathBuf::from(format!("/proc/{}/ns/{n}", holder.pid)),
                     )
                 })
