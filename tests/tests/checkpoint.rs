@@ -1038,8 +1038,11 @@ fn kill_9_during_dump_leaves_the_container_usable() {
     });
     child.kill().expect("SIGKILL cryo");
     let _ = child.wait();
-    // CRIU notices its client is gone at the next notification and stops.
-    wait_for(WAIT, "CRIU to finish", || !criu_running_in(img.path()));
+    // CRIU notices its client is gone at the next notification and stops:
+    // until then the container is frozen (shown as paused).
+    wait_for(WAIT, "CRIU to let go of the container", || {
+        !criu_running_in(img.path()) && c.status() != "paused"
+    });
     let status = c.status();
     match status.as_str() {
         "running" => {
