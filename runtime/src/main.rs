@@ -89,6 +89,8 @@ pub enum Command {
     Checkpoint(cmd::checkpoint::Args),
     /// Restore a container from a checkpoint (CRIU)
     Restore(cmd::restore::Args),
+    /// Show what a checkpoint holds, read from its images without running anything
+    Inspect(cmd::inspect::Args),
 }
 
 fn main() -> ExitCode {
@@ -153,6 +155,7 @@ fn main() -> ExitCode {
         Command::Features(a) => cmd::features::run(a),
         Command::Checkpoint(a) => cmd::checkpoint::run(&cli, &store, a),
         Command::Restore(a) => cmd::restore::run(&cli, &store, a),
+        Command::Inspect(a) => cmd::inspect::run(a),
     };
     for w in cryo_container::hooks::take_warnings() {
         logger.warn(&w);

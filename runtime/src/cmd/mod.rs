@@ -7,6 +7,7 @@ pub mod delete;
 pub mod events;
 pub mod exec;
 pub mod features;
+pub mod inspect;
 pub mod kill;
 pub mod list;
 pub mod pause;
