@@ -6,6 +6,7 @@
 mod args;
 mod cmd;
 mod log;
+mod progress;
 
 use std::process::ExitCode;
 

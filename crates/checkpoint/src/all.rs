@@ -48,10 +48,12 @@ pub struct Outcome {
 /// Checkpoints every running or paused container of `store` under
 /// `image_root`. `base` gives the CRIU flags (its id and paths are
 /// ignored).
+/// `step` hears of each container as its turn comes (a progress display).
 pub fn checkpoint_all(
     store: &Store,
     image_root: &Path,
     base: &CheckpointOptions,
+    step: &dyn Fn(&str),
 ) -> Result<Vec<Outcome>> {
     let root = crate::private_dir(image_root)?;
     let mut out = Vec::new();
@@ -60,6 +62,7 @@ pub fn checkpoint_all(
             continue;
         }
         let id = state.id.clone();
+        step(&format!("checkpointing {id}"));
         let r = checkpoint_one(store, &root, base, &id, &state.bundle);
         out.push(match r {
             Ok(()) => Outcome {
@@ -169,9 +172,11 @@ pub fn restore_all(
     store: &Store,
     image_root: &Path,
     base: &RestoreOptions,
+    step: &dyn Fn(&str),
 ) -> Result<Vec<Outcome>> {
     let mut out = Vec::new();
     for s in saved(image_root)? {
+        step(&format!("restoring {}", s.id));
         let dir = image_root.join(&s.id);
         let opts = RestoreOptions {
             id: s.id.clone(),

@@ -95,7 +95,11 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
             .map(absolute)
             .ok_or("--all needs --image-root")?;
         let base = options(cli, a, String::new(), PathBuf::new())?;
-        let outcomes = cryo_checkpoint::all::checkpoint_all(store, &root, &base).map_err(err)?;
+        let progress = crate::progress::Progress::new();
+        let outcomes =
+            cryo_checkpoint::all::checkpoint_all(store, &root, &base, &|s| progress.step(s))
+                .map_err(err)?;
+        progress.done();
         return super::all::report(&outcomes, a.format, "checkpointed");
     }
     if !a.group.is_empty() {
@@ -105,8 +109,12 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
             .map(absolute)
             .ok_or("--group needs --image-root")?;
         let base = options(cli, a, String::new(), PathBuf::new())?;
-        let group =
-            cryo_checkpoint::group::checkpoint_group(store, &a.group, &root, &base).map_err(err)?;
+        let group = crate::progress::Progress::new()
+            .run(
+                format!("checkpointing the group {}", a.group.join(",")),
+                || cryo_checkpoint::group::checkpoint_group(store, &a.group, &root, &base),
+            )
+            .map_err(err)?;
         let outcomes: Vec<_> = std::iter::once(&group.holder)
             .chain(&group.members)
             .map(|m| cryo_checkpoint::all::Outcome {
@@ -135,8 +143,16 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
         (Some(s), _) => s.clone(),
         (None, p) => absolute(p.as_deref().unwrap_or("checkpoint".as_ref())),
     };
-    let result = options(cli, a, id, image_path).and_then(|opts| {
-        cryo_checkpoint::checkpoint(store, &opts)
+    let what = if a.export.is_some() {
+        "checkpointing and archiving"
+    } else {
+        "checkpointing"
+    };
+    let result = options(cli, a, id.clone(), image_path).and_then(|opts| {
+        crate::progress::Progress::new()
+            .run(format!("{what} {id}"), || {
+                cryo_checkpoint::checkpoint(store, &opts)
+            })
             .map_err(err)
             .map(|_| 0)
     });

@@ -112,7 +112,11 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
             .map(absolute)
             .ok_or("--all needs --image-root")?;
         let base = options(cli, store, a, String::new(), PathBuf::new())?;
-        let outcomes = cryo_checkpoint::all::restore_all(store, &root, &base).map_err(err)?;
+        let progress = crate::progress::Progress::new();
+        let outcomes =
+            cryo_checkpoint::all::restore_all(store, &root, &base, &|s| progress.step(s))
+                .map_err(err)?;
+        progress.done();
         return super::all::report(&outcomes, a.format, "restored");
     }
     if a.group {
@@ -122,7 +126,11 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
             .map(absolute)
             .ok_or("--group needs --image-root")?;
         let base = options(cli, store, a, String::new(), PathBuf::new())?;
-        let pids = cryo_checkpoint::group::restore_group(store, &root, &base).map_err(err)?;
+        let pids = crate::progress::Progress::new()
+            .run("restoring the group", || {
+                cryo_checkpoint::group::restore_group(store, &root, &base)
+            })
+            .map_err(err)?;
         let outcomes: Vec<_> = pids
             .into_iter()
             .map(|(id, pid)| cryo_checkpoint::all::Outcome {
@@ -145,7 +153,12 @@ pub fn run(cli: &crate::Cli, store: &Store, a: &Args) -> Outcome {
             let dir = store
                 .root()
                 .join(format!(".import-{id}-{}", std::process::id()));
-            cryo_checkpoint::archive::extract(&absolute(archive), &dir).map_err(err)?;
+            crate::progress::Progress::new()
+                .run(
+                    format!("verifying and unpacking {}", archive.display()),
+                    || cryo_checkpoint::archive::extract(&absolute(archive), &dir),
+                )
+                .map_err(err)?;
             Some(dir)
         }
         None => None,
@@ -208,7 +221,11 @@ fn options(
 }
 
 fn run_with(store: &Store, a: &Args, opts: &RestoreOptions) -> Outcome {
-    let restored = cryo_checkpoint::restore(store, opts).map_err(err)?;
+    let restored = crate::progress::Progress::new()
+        .run(format!("restoring {}", opts.id), || {
+            cryo_checkpoint::restore(store, opts)
+        })
+        .map_err(err)?;
     if a.detach {
         return Ok(0);
     }
