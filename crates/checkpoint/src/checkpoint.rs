@@ -273,14 +273,25 @@ pub fn dump_record(
         "dump.log"
     });
     let request = if opts.pre_dump { "pre-dump" } else { "dump" };
-    criu.run(
+    // Freeze first, with the cgroup driver's tight poll: CRIU, finding the
+    // cgroup still FREEZING right after its own write, sleeps 100 ms
+    // (criu/seize.c) before it looks again; a cgroup it finds frozen costs
+    // it nothing. CRIU leaves a cgroup it found frozen frozen, so what we
+    // froze is thawed again unless the tasks are gone.
+    let cgroup = cryo_cgroups::from_paths(rec.cgroup_paths.clone())?;
+    let we_froze = !cgroup.is_frozen().unwrap_or(true) && cgroup.freeze().is_ok();
+    let dumped = criu.run(
         req,
         &fds,
         &mut DumpHooks {
             status_fd: opts.status_fd,
         },
-    )
-    .map_err(|e| crate::criu_failed(request, e, log))?;
+    );
+    let keeps_running = opts.leave_running || opts.pre_dump || opts.lazy_pages;
+    if we_froze && (dumped.is_err() || keeps_running) {
+        let _ = cgroup.thaw();
+    }
+    dumped.map_err(|e| crate::criu_failed(request, e, log))?;
     Ok((criu, image_path, work_path))
 }
 
