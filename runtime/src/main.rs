@@ -90,6 +90,10 @@ pub enum Command {
     Checkpoint(cmd::checkpoint::Args),
     /// Restore a container from a checkpoint (CRIU)
     Restore(cmd::restore::Args),
+    /// Move a running container to another host (post-copy or stop-and-copy)
+    Migrate(cmd::migrate::Args),
+    /// Receive migrated containers (the destination of `migrate`)
+    MigrateReceive(cmd::migrate::ReceiveArgs),
     /// Show what a checkpoint holds, read from its images without running anything
     Inspect(cmd::inspect::Args),
 }
@@ -156,6 +160,8 @@ fn main() -> ExitCode {
         Command::Features(a) => cmd::features::run(a),
         Command::Checkpoint(a) => cmd::checkpoint::run(&cli, &store, a),
         Command::Restore(a) => cmd::restore::run(&cli, &store, a),
+        Command::Migrate(a) => cmd::migrate::run(&cli, &store, a),
+        Command::MigrateReceive(a) => cmd::migrate::receive(&cli, &store, a),
         Command::Inspect(a) => cmd::inspect::run(a),
     };
     for w in cryo_container::hooks::take_warnings() {

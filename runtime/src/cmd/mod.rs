@@ -10,6 +10,7 @@ pub mod features;
 pub mod inspect;
 pub mod kill;
 pub mod list;
+pub mod migrate;
 pub mod pause;
 pub mod ps;
 pub mod restore;
