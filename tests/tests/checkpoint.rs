@@ -1001,6 +1001,19 @@ int main(int argc, char **argv) {
 
 /// Whether a CRIU working for `img` is still running (its cwd is the image
 /// directory, its work path).
+/// A bundle running MEMHOG_C with `mb` MiB, counting into /out.
+fn memhog_bundle(mb: u32) -> Bundle {
+    let mut b = Bundle::new(&["/memhog", &mb.to_string()]);
+    std::fs::copy(
+        static_program("memhog", MEMHOG_C),
+        b.rootfs().join("memhog"),
+    )
+    .expect("copy memhog");
+    b.out_dir();
+    b.save();
+    b
+}
+
 fn criu_running_in(img: &Path) -> bool {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return false;
@@ -1016,13 +1029,7 @@ fn criu_running_in(img: &Path) -> bool {
 #[test]
 fn kill_9_during_dump_leaves_the_container_usable() {
     let rt = Runtime::cryo();
-    let mut b = Bundle::new(&["/memhog", "400"]);
-    std::fs::copy(
-        static_program("memhog", MEMHOG_C),
-        b.rootfs().join("memhog"),
-    )
-    .expect("copy memhog");
-    b.out_dir();
+    let b = memhog_bundle(400);
     let c = run_detached(&rt, &b, "ck-kill9");
     wait_counter(&b, 5);
     let img = image_dir("kill9");
@@ -1154,13 +1161,7 @@ fn delete_force_removes_what_a_killed_restore_left() {
 #[test]
 fn lazy_restore_of_copies_from_local_images() {
     let rt = Runtime::cryo();
-    let mut b = Bundle::new(&["/memhog", "64"]);
-    std::fs::copy(
-        static_program("memhog", MEMHOG_C),
-        b.rootfs().join("memhog"),
-    )
-    .expect("copy memhog");
-    b.out_dir();
+    let b = memhog_bundle(64);
     let c = run_detached(&rt, &b, "ck-quick");
     wait_counter(&b, 10);
     let img = image_dir("quick");

@@ -108,29 +108,8 @@ fn checkpoint_one(
     if let Ok(config) = std::fs::read(bundle.join("config.json")) {
         crate::write_private(&dir.join("config.json"), &config)?;
     }
-    let opts = CheckpointOptions {
-        id: id.to_string(),
-        image_path: dir.join(IMAGES),
-        work_path: None,
-        parent_path: None,
-        export: None,
-        status_fd: None,
-        criu: base.criu.clone(),
-        leave_running: base.leave_running,
-        tcp_established: base.tcp_established,
-        tcp_skip_in_flight: base.tcp_skip_in_flight,
-        ext_unix_sk: base.ext_unix_sk,
-        shell_job: base.shell_job,
-        lazy_pages: false,
-        page_server: None,
-        file_locks: base.file_locks,
-        link_remap: base.link_remap,
-        pre_dump: false,
-        manage_cgroups_mode: base.manage_cgroups_mode,
-        empty_ns: base.empty_ns.clone(),
-        auto_dedup: base.auto_dedup,
-        network_lock: base.network_lock,
-    };
+    let mut opts = base.for_container(id, dir.join(IMAGES));
+    opts.leave_running = base.leave_running;
     let r = crate::checkpoint(store, &opts).map(drop);
     if r.is_err() {
         // A failed dump leaves the container running; no folder claims it.
@@ -178,31 +157,7 @@ pub fn restore_all(
     for s in saved(image_root)? {
         step(&format!("restoring {}", s.id));
         let dir = image_root.join(&s.id);
-        let opts = RestoreOptions {
-            id: s.id.clone(),
-            bundle: s.bundle.clone(),
-            image_path: dir.join(IMAGES),
-            work_path: None,
-            pid_file: None,
-            console_socket: None,
-            lazy_pages: false,
-            page_server: None,
-            lazy_local: false,
-            start_frozen: false,
-            namespace_paths: Vec::new(),
-            network_lock: None,
-            criu: base.criu.clone(),
-            tcp_established: base.tcp_established,
-            tcp_close: base.tcp_close,
-            ext_unix_sk: base.ext_unix_sk,
-            shell_job: base.shell_job,
-            file_locks: base.file_locks,
-            manage_cgroups_mode: base.manage_cgroups_mode,
-            empty_ns: base.empty_ns.clone(),
-            auto_dedup: base.auto_dedup,
-            lsm_profile: base.lsm_profile.clone(),
-            lsm_mount_context: base.lsm_mount_context.clone(),
-        };
+        let opts = base.for_container(&s.id, &s.bundle, dir.join(IMAGES));
         out.push(match crate::restore(store, &opts) {
             Ok(r) => Outcome {
                 id: s.id,

@@ -79,6 +79,31 @@ pub struct CheckpointOptions {
     pub export: Option<PathBuf>,
 }
 
+impl CheckpointOptions {
+    /// The CRIU flags of `self` for one container of a batch (`--all`,
+    /// `--group`): its id and image path, nothing per-container kept
+    /// (work path, parent, export, lazy pages, status fd, pre-dump), and
+    /// not leaving it running unless the caller says so.
+    pub fn for_container(&self, id: &str, image_path: PathBuf) -> CheckpointOptions {
+        CheckpointOptions {
+            id: id.to_string(),
+            image_path,
+            criu: self.criu.clone(),
+            tcp_established: self.tcp_established,
+            tcp_skip_in_flight: self.tcp_skip_in_flight,
+            ext_unix_sk: self.ext_unix_sk,
+            shell_job: self.shell_job,
+            file_locks: self.file_locks,
+            link_remap: self.link_remap,
+            manage_cgroups_mode: self.manage_cgroups_mode,
+            empty_ns: self.empty_ns.clone(),
+            auto_dedup: self.auto_dedup,
+            network_lock: self.network_lock,
+            ..CheckpointOptions::default()
+        }
+    }
+}
+
 /// What a checkpoint did.
 #[derive(Debug)]
 pub struct Checkpointed {

@@ -206,29 +206,9 @@ pub fn checkpoint_group(
 
 fn dump_all(root: &Path, records: &[Record], base: &CheckpointOptions) -> Result<()> {
     for r in records {
-        let opts = CheckpointOptions {
-            id: r.id.clone(),
-            image_path: root.join(&r.id).join("images"),
-            leave_running: true,
-            export: None,
-            pre_dump: false,
-            lazy_pages: false,
-            page_server: None,
-            status_fd: None,
-            parent_path: None,
-            work_path: None,
-            criu: base.criu.clone(),
-            tcp_established: base.tcp_established,
-            tcp_skip_in_flight: base.tcp_skip_in_flight,
-            ext_unix_sk: base.ext_unix_sk,
-            shell_job: base.shell_job,
-            file_locks: base.file_locks,
-            link_remap: base.link_remap,
-            manage_cgroups_mode: base.manage_cgroups_mode,
-            empty_ns: base.empty_ns.clone(),
-            auto_dedup: base.auto_dedup,
-            network_lock: base.network_lock,
-        };
+        let mut opts = base.for_container(&r.id, root.join(&r.id).join("images"));
+        // Every member stays frozen until all are dumped.
+        opts.leave_running = true;
         crate::checkpoint::dump_record(r, &opts)?;
     }
     Ok(())
@@ -249,19 +229,8 @@ pub fn restore_group(
         cryo_oci::validate_id(&m.id).map_err(cryo_container::ContainerError::from)?;
     }
     let one = |m: &Member, namespace_paths: Vec<(LinuxNamespaceType, PathBuf)>| RestoreOptions {
-        id: m.id.clone(),
-        bundle: m.bundle.clone(),
-        image_path: image_root.join(&m.id).join("images"),
         namespace_paths,
-        criu: base.criu.clone(),
-        tcp_established: base.tcp_established,
-        tcp_close: base.tcp_close,
-        ext_unix_sk: base.ext_unix_sk,
-        shell_job: base.shell_job,
-        file_locks: base.file_locks,
-        manage_cgroups_mode: base.manage_cgroups_mode,
-        auto_dedup: base.auto_dedup,
-        ..Default::default()
+        ..base.for_container(&m.id, &m.bundle, image_root.join(&m.id).join("images"))
     };
     // The holder's network stays locked (CRIU's lock rules, restored with
     // its namespace) until every member is back: a connection between two
@@ -276,12 +245,10 @@ pub fn restore_group(
             .joins
             .iter()
             .filter_map(|name| {
-                SHARED.iter().find(|(n, _)| n == name).map(|(n, t)| {
-                    (
-                        *t,
-                        PathBuf::from(format!("/proc/{}/ns/{n}", holder.pid)),
-                    )
-                })
+                SHARED
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(n, t)| (*t, PathBuf::from(format!("/proc/{}/ns/{n}", holder.pid))))
             })
             .collect();
         match crate::restore(store, &one(m, paths)) {

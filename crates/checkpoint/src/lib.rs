@@ -23,9 +23,8 @@ pub mod group;
 pub mod lazy;
 pub mod restore;
 
-use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub use checkpoint::{checkpoint, CheckpointOptions, Checkpointed};
@@ -125,17 +124,7 @@ pub(crate) fn open_dir(dir: &Path) -> Result<OwnedFd> {
 
 /// Writes a file readable by root only, atomically.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(&tmp)
-        .ctx(|| format!("write {}", tmp.display()))?;
-    f.write_all(bytes)
-        .ctx(|| format!("write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).ctx(|| format!("rename {}", path.display()))
+    Ok(cryo_container::store::write_private(path, bytes)?)
 }
 
 /// CRIU's failure, with the error lines of its log.

@@ -68,6 +68,30 @@ pub struct RestoreOptions {
     pub lsm_mount_context: Option<String>,
 }
 
+impl RestoreOptions {
+    /// The CRIU flags of `self` for one container of a batch (`--all`,
+    /// `--group`), restored detached from `image_path` under `bundle`.
+    pub fn for_container(&self, id: &str, bundle: &Path, image_path: PathBuf) -> RestoreOptions {
+        RestoreOptions {
+            id: id.to_string(),
+            bundle: bundle.to_path_buf(),
+            image_path,
+            criu: self.criu.clone(),
+            tcp_established: self.tcp_established,
+            tcp_close: self.tcp_close,
+            ext_unix_sk: self.ext_unix_sk,
+            shell_job: self.shell_job,
+            file_locks: self.file_locks,
+            manage_cgroups_mode: self.manage_cgroups_mode,
+            empty_ns: self.empty_ns.clone(),
+            auto_dedup: self.auto_dedup,
+            lsm_profile: self.lsm_profile.clone(),
+            lsm_mount_context: self.lsm_mount_context.clone(),
+            ..RestoreOptions::default()
+        }
+    }
+}
+
 /// A restored, running container.
 #[derive(Debug)]
 pub struct Restored {

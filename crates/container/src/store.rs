@@ -157,14 +157,7 @@ impl Store {
         if !dir.is_dir() || dir.join(STATE_FILE).exists() {
             return None;
         }
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(dir.join(LOCK_FILE))
-            .ok()?;
+        let file = open_lock_file(&dir).ok()?;
         let lock =
             nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).ok()?;
         (!dir.join(STATE_FILE).exists()).then_some(Locked { dir, _lock: lock })
@@ -190,15 +183,18 @@ impl Store {
     }
 }
 
-fn lock_dir(dir: PathBuf) -> Result<Locked> {
-    let file = fs::OpenOptions::new()
+fn open_lock_file(dir: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .mode(0o600)
         .custom_flags(libc::O_CLOEXEC)
         .open(dir.join(LOCK_FILE))
-        .ctx(|| format!("open lock in {}", dir.display()))?;
+}
+
+fn lock_dir(dir: PathBuf) -> Result<Locked> {
+    let file = open_lock_file(&dir).ctx(|| format!("open lock in {}", dir.display()))?;
     let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
         .ctx(|| format!("lock {}", dir.display()))?;
@@ -213,18 +209,8 @@ impl Locked {
     /// Writes state.json atomically (temp file + fsync-free rename: /run is
     /// tmpfs, and a torn write is impossible with rename).
     pub fn save(&self, rec: &Record) -> Result<()> {
-        let tmp = self.dir.join(".state.json.tmp");
         let bytes = serde_json::to_vec(rec).map_err(|e| ContainerError::Invalid(e.to_string()))?;
-        let mut f = fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&tmp)
-            .ctx(|| format!("write {}", tmp.display()))?;
-        f.write_all(&bytes)
-            .ctx(|| format!("write {}", tmp.display()))?;
-        fs::rename(&tmp, self.dir.join(STATE_FILE)).ctx(|| format!("rename {}", tmp.display()))
+        write_private(&self.dir.join(STATE_FILE), &bytes)
     }
 
     /// Removes the container's directory (the lock goes with it).
@@ -240,6 +226,24 @@ impl Locked {
     pub fn owner(&self) -> String {
         owner_of(&self.dir)
     }
+}
+
+/// Writes `path` readable by root only, atomically (a temp file beside it,
+/// then rename: readers see the old or the new content, never a part).
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&tmp)
+        .ctx(|| format!("write {}", tmp.display()))?;
+    f.write_all(bytes)
+        .ctx(|| format!("write {}", tmp.display()))?;
+    fs::rename(&tmp, path).ctx(|| format!("rename {}", tmp.display()))
 }
 
 pub fn read_record(dir: &Path) -> Result<Record> {
