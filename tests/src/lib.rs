@@ -811,6 +811,54 @@ impl Bundle {
 }
 
 // ---------------------------------------------------------------------------
+// The counter workload (checkpoint, restore, migration)
+// ---------------------------------------------------------------------------
+
+/// How long a counter test waits for the container to move.
+pub const COUNTER_WAIT: Duration = Duration::from_secs(20);
+
+/// A shell loop that counts in memory and writes each value to /out/counter.
+/// A restarted (rather than restored or migrated) container would start
+/// again at 1.
+pub const COUNTER: &str = "i=0; while :; do i=$((i+1)); echo $i > /out/counter.tmp; mv /out/counter.tmp /out/counter; sleep 0.05; done";
+
+/// A bundle running [`COUNTER`] with `/out` bound from the bundle.
+pub fn counter_bundle() -> Bundle {
+    let mut b = Bundle::new(&["sh", "-c", COUNTER]);
+    b.out_dir();
+    b.save();
+    b
+}
+
+/// The last value the counter wrote (0 before the first).
+pub fn read_counter(b: &Bundle) -> u64 {
+    b.read_out("counter").trim().parse().unwrap_or(0)
+}
+
+/// Waits until the counter reached at least `n`, returns its value.
+pub fn wait_counter(b: &Bundle, n: u64) -> u64 {
+    let mut v = 0;
+    wait_for(COUNTER_WAIT, &format!("counter to reach {n}"), || {
+        v = read_counter(b);
+        v >= n
+    });
+    v
+}
+
+/// Asserts the counter goes on from `at` (never restarting from 1): the
+/// first new value seen is above `at`, and it keeps growing.
+pub fn assert_continues(b: &Bundle, at: u64) {
+    let mut first = at;
+    wait_for(COUNTER_WAIT, "counter to move", || {
+        first = read_counter(b);
+        first != at && first != 0
+    });
+    assert!(first > at, "counter restarted: {first} after {at}");
+    let later = wait_counter(b, first + 3);
+    assert!(later > first, "counter stopped at {first}");
+}
+
+// ---------------------------------------------------------------------------
 // Host helpers
 // ---------------------------------------------------------------------------
 

@@ -9,11 +9,6 @@ use std::time::Duration;
 use cryo_e2e::*;
 
 const WAIT: Duration = Duration::from_secs(20);
-const COUNTER: &str = "i=0; while :; do i=$((i+1)); echo $i > /out/counter.tmp; mv /out/counter.tmp /out/counter; sleep 0.05; done";
-
-fn counter(b: &Bundle) -> u64 {
-    b.read_out("counter").trim().parse().unwrap_or(0)
-}
 
 fn p(path: &Path) -> &str {
     path_str(path)
@@ -29,11 +24,11 @@ fn export_then_import_restores_the_container() {
     let c = rt.guard(&unique_id("ar"));
     let (out, _, _) = rt.output_detached(&["run", "-d", "--bundle", b.path_str(), &c.id]);
     assert!(out.success(), "{out}");
-    wait_for(WAIT, "counter", || counter(&b) >= 10);
+    wait_for(WAIT, "counter", || read_counter(&b) >= 10);
     let dir = tempfile::tempdir().expect("tmp");
     let archive = dir.path().join("web.tar.zst");
     rt.run_ok(&["checkpoint", "--export", p(&archive), &c.id]);
-    let at = counter(&b);
+    let at = read_counter(&b);
     rt.run_fail(&["state", &c.id]);
     let mode = std::fs::metadata(&archive)
         .expect("archive")
@@ -84,7 +79,7 @@ fn export_then_import_restores_the_container() {
     assert_eq!(r.status(), "running");
     let mut v = at;
     wait_for(WAIT, "counter after import", || {
-        v = counter(&b);
+        v = read_counter(&b);
         v != at
     });
     assert!(v > at, "counter restarted: {v} after {at}");
@@ -104,7 +99,7 @@ fn truncated_or_tampered_archives_are_refused() {
     let c = rt.guard(&unique_id("ar-bad"));
     let (out, _, _) = rt.output_detached(&["run", "-d", "--bundle", b.path_str(), &c.id]);
     assert!(out.success(), "{out}");
-    wait_for(WAIT, "counter", || counter(&b) >= 3);
+    wait_for(WAIT, "counter", || read_counter(&b) >= 3);
     let dir = tempfile::tempdir().expect("tmp");
     let archive = dir.path().join("a.tar.zst");
     rt.run_ok(&[

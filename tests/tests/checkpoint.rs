@@ -17,47 +17,6 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A shell loop that counts in memory and writes each value to /out/counter.
-/// A restarted (rather than restored) container would start again at 1.
-const COUNTER: &str = "i=0; while :; do i=$((i+1)); echo $i > /out/counter.tmp; mv /out/counter.tmp /out/counter; sleep 0.05; done";
-
-fn counter_bundle() -> Bundle {
-    let mut b = Bundle::new(&["sh", "-c", COUNTER]);
-    b.out_dir();
-    b.save();
-    b
-}
-
-fn read_counter(b: &Bundle) -> u64 {
-    b.read_out("counter").trim().parse().unwrap_or(0)
-}
-
-/// Waits until the counter reached at least `n`, returns its value.
-fn wait_counter(b: &Bundle, n: u64) -> u64 {
-    let mut v = 0;
-    wait_for(WAIT, &format!("counter to reach {n}"), || {
-        v = read_counter(b);
-        v >= n
-    });
-    v
-}
-
-/// Asserts the counter continues from `at` (never restarting from 1): the
-/// first new value seen is above `at`, and it keeps growing.
-fn assert_continues(b: &Bundle, at: u64) {
-    let mut first = at;
-    wait_for(WAIT, "counter to move after restore", || {
-        first = read_counter(b);
-        first != at && first != 0
-    });
-    assert!(
-        first > at,
-        "counter restarted: {first} after checkpoint at {at}"
-    );
-    let later = wait_counter(b, first + 3);
-    assert!(later > first, "counter stopped at {first}");
-}
-
 fn image_dir(name: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix(&format!("cryo-e2e-img-{name}."))

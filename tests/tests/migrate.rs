@@ -29,44 +29,6 @@ const SOURCE_ADDR: &str = "169.254.77.1";
 const DEST_ADDR: &str = "169.254.77.2";
 const DEST: &str = "169.254.77.2:7740";
 
-/// A shell loop that counts in memory and writes each value to
-/// /out/counter. A restarted (rather than migrated) container would start
-/// again at 1.
-const COUNTER: &str = "i=0; while :; do i=$((i+1)); echo $i > /out/counter.tmp; mv /out/counter.tmp /out/counter; sleep 0.05; done";
-
-fn counter_bundle() -> Bundle {
-    let mut b = Bundle::new(&["sh", "-c", COUNTER]);
-    b.out_dir();
-    b.save();
-    b
-}
-
-fn read_counter(b: &Bundle) -> u64 {
-    b.read_out("counter").trim().parse().unwrap_or(0)
-}
-
-fn wait_counter(b: &Bundle, n: u64) -> u64 {
-    let mut v = 0;
-    wait_for(WAIT, &format!("counter to reach {n}"), || {
-        v = read_counter(b);
-        v >= n
-    });
-    v
-}
-
-/// Asserts the counter goes on from `at`: the first new value is above
-/// it (no restart from 1), and it keeps growing.
-fn assert_continues(b: &Bundle, at: u64) {
-    let mut first = at;
-    wait_for(WAIT, "counter to move", || {
-        first = read_counter(b);
-        first != at && first != 0
-    });
-    assert!(first > at, "counter restarted: {first} after {at}");
-    let later = wait_counter(b, first + 3);
-    assert!(later > first, "counter stopped at {first}");
-}
-
 fn run_detached<'a>(rt: &'a Runtime, b: &Bundle, name: &str) -> Container<'a> {
     b.save();
     let c = rt.guard(&unique_id(name));
