@@ -184,13 +184,6 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
     let stdio = descriptors::read(&image_path)?;
     let external_stdio = descriptors::read_external(&image_path)?;
     let criu = cryo_criu::Criu::new(cryo_criu::locate(opts.criu.as_deref())?);
-    if (opts.lazy_pages || opts.lazy_local) && !criu.check_features()?.lazy_pages {
-        return Err(CheckpointError::KernelLacks(
-            "lazy pages are not possible here: CRIU's lazy_pages feature check failed \
-             (the kernel lacks userfaultfd)"
-                .into(),
-        ));
-    }
     let empty_ns = crate::empty_ns_flags(&opts.empty_ns)?;
     let page_server = opts
         .page_server
@@ -389,6 +382,15 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
         }
         (Err(e), None) => {
             undo.pid = hook_pid;
+            // Asked only now: a feature check before every lazy restore
+            // costs a CRIU run (~60 ms) on the quick-startup path.
+            if lazy_pages && criu.check_features().is_ok_and(|f| !f.lazy_pages) {
+                return Err(CheckpointError::KernelLacks(
+                    "lazy pages are not possible here: CRIU's lazy_pages feature check failed \
+                     (the kernel lacks userfaultfd)"
+                        .into(),
+                ));
+            }
             return Err(crate::criu_failed(
                 "restore",
                 e,
