@@ -97,7 +97,17 @@ impl Drop for Cleanup {
             let _ = p::wait_child(pid);
         }
         if let Some(cg) = &self.cgroup {
-            let _ = cg.destroy();
+            // An init that never reported its pid is still in the cgroup
+            // (every container process is): kill what is there, then remove it.
+            for pid in cg.processes().unwrap_or_default() {
+                let _ = p::kill(pid, libc::SIGKILL);
+            }
+            for _ in 0..100 {
+                if cg.destroy().is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
         }
         if let Some(l) = self.locked.take() {
             let _ = l.remove();
