@@ -62,6 +62,7 @@ demo: require-root build
 bench: require-root build
 	@dpkg -s python3-matplotlib time >/dev/null 2>&1 || apt-get install -y -q python3-matplotlib time
 	/usr/bin/python3 bench/lifecycle.py --cryo $(PREFIX)/bin/cryo
+	/usr/bin/python3 bench/checkpoint.py --cryo $(PREFIX)/bin/cryo
 
 clean:
 	$(CARGO) clean
