@@ -54,6 +54,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lifecycle import RuntimeCommon  # noqa: E402  (the helpers both harnesses share)
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_BINS = {"cryo": "/usr/local/bin/cryo", "runc": "/usr/sbin/runc", "crun": "/usr/bin/crun"}
@@ -442,7 +445,7 @@ def spawn_wait(argv: list[str], stdio: list[int], err_fd: int, env: dict | None 
 
 
 @dataclass
-class Runtime:
+class Runtime(RuntimeCommon):
     name: str
     binary: str
     root: Path
@@ -478,27 +481,6 @@ class Runtime:
                 msg = err.read().decode(errors="replace") + (pipes.drain() if pipes else "")
                 raise CmdError(failure_text(argv, rc, msg.strip()[-1500:], logs))
         return ms, ru, rc
-
-    def exists(self, cid: str) -> bool:
-        return (self.root / cid).exists()
-
-    def force_delete(self, cid: str) -> None:
-        try:
-            self.cmd("delete", "--force", cid, check=False)
-        except OSError:
-            pass
-
-    def leftovers(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
-
-    def version(self) -> str:
-        try:
-            out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=10)
-            return " / ".join(l.strip() for l in out.stdout.splitlines() if l.strip())
-        except (OSError, subprocess.SubprocessError) as e:
-            return f"? ({e})"
 
 
 def failure_text(argv: list[str], rc: int, stderr: str, logs: tuple[Path, ...]) -> str:

@@ -86,8 +86,34 @@ def spawn_wait(argv: list[str], err_fd: int) -> tuple[float, int, os.struct_rusa
     return (t1 - t0) / 1e6, os.waitstatus_to_exitcode(status), ru
 
 
+class RuntimeCommon:
+    """What both harnesses ask of a runtime under its private --root
+    (needs `binary`, `root` and a `cmd(*args, check=...)`)."""
+
+    def exists(self, cid: str) -> bool:
+        return (self.root / cid).exists()
+
+    def force_delete(self, cid: str) -> None:
+        try:
+            self.cmd("delete", "--force", cid, check=False)
+        except OSError:
+            pass
+
+    def leftovers(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+
+    def version(self) -> str:
+        try:
+            out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=10)
+            return " / ".join(l.strip() for l in out.stdout.splitlines() if l.strip())
+        except (OSError, subprocess.SubprocessError) as e:
+            return f"? ({e})"
+
+
 @dataclass
-class Runtime:
+class Runtime(RuntimeCommon):
     name: str
     binary: str
     root: Path
@@ -110,27 +136,6 @@ class Runtime:
                 msg = err.read().decode(errors="replace").strip()[-2000:]
                 raise CmdError(f"`{' '.join(argv)}` exited {rc}: {msg}")
         return ms, ru, rc
-
-    def exists(self, cid: str) -> bool:
-        return (self.root / cid).exists()
-
-    def force_delete(self, cid: str) -> None:
-        try:
-            self.cmd("delete", "--force", cid, check=False)
-        except OSError:
-            pass
-
-    def leftovers(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
-
-    def version(self) -> str:
-        try:
-            out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=10)
-            return " / ".join(l.strip() for l in out.stdout.splitlines() if l.strip())
-        except (OSError, subprocess.SubprocessError) as e:
-            return f"? ({e})"
 
 
 # ---------------------------------------------------------------- hugetlb --
