@@ -252,31 +252,22 @@ impl<'a> Field<'a> {
 
     /// One or more values of a `repeated uint32` field, packed or not.
     pub fn push_u32s(&self, out: &mut Vec<u32>) -> Result<(), WireError> {
-        match self.value {
-            Value::Bytes { data, offset } => {
-                let mut is = CodedInputStream::from_bytes(data);
-                loop {
-                    let at = is.pos();
-                    match is.eof() {
-                        Ok(true) => return Ok(()),
-                        Ok(false) => {}
-                        Err(e) => return Err(WireError::new(offset + at, e.to_string())),
-                    }
-                    let v = is.read_raw_varint32().map_err(|e| {
-                        WireError::new(offset + at, format!("field {} (packed): {e}", self.number))
-                    })?;
-                    out.push(v);
-                }
-            }
-            _ => {
-                out.push(self.u32()?);
-                Ok(())
-            }
-        }
+        self.push_packed(out, |is| is.read_raw_varint32(), Self::u32)
     }
 
     /// One or more values of a `repeated uint64` field, packed or not.
     pub fn push_u64s(&self, out: &mut Vec<u64>) -> Result<(), WireError> {
+        self.push_packed(out, |is| is.read_raw_varint64(), Self::u64)
+    }
+
+    /// A repeated varint field: a packed run (one length-delimited value),
+    /// or one plain value.
+    fn push_packed<T>(
+        &self,
+        out: &mut Vec<T>,
+        read: fn(&mut CodedInputStream<'_>) -> protobuf::Result<T>,
+        one: fn(&Self) -> Result<T, WireError>,
+    ) -> Result<(), WireError> {
         match self.value {
             Value::Bytes { data, offset } => {
                 let mut is = CodedInputStream::from_bytes(data);
@@ -287,14 +278,14 @@ impl<'a> Field<'a> {
                         Ok(false) => {}
                         Err(e) => return Err(WireError::new(offset + at, e.to_string())),
                     }
-                    let v = is.read_raw_varint64().map_err(|e| {
+                    let v = read(&mut is).map_err(|e| {
                         WireError::new(offset + at, format!("field {} (packed): {e}", self.number))
                     })?;
                     out.push(v);
                 }
             }
             _ => {
-                out.push(self.u64()?);
+                out.push(one(self)?);
                 Ok(())
             }
         }
