@@ -229,16 +229,22 @@ fn run_with(store: &Store, a: &Args, opts: &RestoreOptions) -> Outcome {
     if a.detach {
         return Ok(0);
     }
-    // Foreground: forward signals and exit with the container's status,
-    // then delete it, as `run` does. SIGCHLD raised once after blocking
-    // catches an init that exited before the signals were blocked.
-    cryo_sys::process::block_all_signals().map_err(|e| format!("block signals: {e}"))?;
-    let _ = cryo_sys::process::kill(std::process::id() as i32, libc_sigchld());
-    let code = cryo_container::wait_forwarding_signals(restored.pid).map_err(err)?;
-    cryo_container::delete(store, &opts.id, true).map_err(err)?;
-    Ok(u8::try_from(code).unwrap_or(255))
+    wait_restored(store, &opts.id, restored.pid, false)
 }
 
-fn libc_sigchld() -> i32 {
-    nix::sys::signal::Signal::SIGCHLD as i32
+/// Waits for a restored container in the foreground, as `run` does:
+/// forwards signals to its init (our child, CRIU's `rst_sibling`), then
+/// deletes it unless `keep`, and exits with its status. One SIGCHLD raised
+/// after blocking the signals catches an init that exited before.
+pub fn wait_restored(store: &Store, id: &str, pid: i32, keep: bool) -> Outcome {
+    cryo_sys::process::block_all_signals().map_err(|e| format!("block signals: {e}"))?;
+    let _ = cryo_sys::process::kill(
+        std::process::id() as i32,
+        nix::sys::signal::Signal::SIGCHLD as i32,
+    );
+    let code = cryo_container::wait_forwarding_signals(pid).map_err(err)?;
+    if !keep {
+        cryo_container::delete(store, id, true).map_err(err)?;
+    }
+    Ok(u8::try_from(code).unwrap_or(255))
 }

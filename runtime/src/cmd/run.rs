@@ -101,17 +101,7 @@ fn run_restored(
     if args.detach {
         return Ok(0);
     }
-    // The restored init is our child (CRIU's rst_sibling); one SIGCHLD
-    // raised now catches an exit before the signals were blocked.
-    let _ = cryo_sys::process::kill(
-        std::process::id() as i32,
-        nix::sys::signal::Signal::SIGCHLD as i32,
-    );
-    let code = cryo_container::wait_forwarding_signals(pid).map_err(err)?;
-    if !args.keep {
-        cryo_container::delete(store, &id, true).map_err(err)?;
-    }
-    Ok(u8::try_from(code).unwrap_or(255))
+    super::restore::wait_restored(store, &id, pid, args.keep)
 }
 
 /// Receives the pty master and copies between it and our stdio.
