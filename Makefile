@@ -4,7 +4,7 @@
 #   make build   deps, cargo build --release, install target/release/cryo to /usr/local/bin/cryo
 #   make test    build, cargo test (e2e tests use CRYO_BIN), then integration/run.sh
 #   make demo    build, then scripts/demo.sh (container lifecycle walkthrough)
-#   make bench   build, then bench/lifecycle.py: cryo vs runc vs crun (bench/results/)
+#   make bench   build, then bench/{lifecycle,checkpoint,migrate}.py: cryo vs runc vs crun (bench/results/)
 #   make clean   cargo clean
 
 SHELL := /bin/bash
@@ -63,6 +63,7 @@ bench: require-root build
 	@dpkg -s python3-matplotlib time >/dev/null 2>&1 || apt-get install -y -q python3-matplotlib time
 	/usr/bin/python3 bench/lifecycle.py --cryo $(PREFIX)/bin/cryo
 	/usr/bin/python3 bench/checkpoint.py --cryo $(PREFIX)/bin/cryo
+	/usr/bin/python3 bench/migrate.py --cryo $(PREFIX)/bin/cryo
 
 clean:
 	$(CARGO) clean

@@ -445,6 +445,7 @@ fn restore(
         bundle: bundle.to_path_buf(),
         image_path: images.to_path_buf(),
         tcp_established: flags.tcp_established,
+        network_lock: crate::network_lock(flags),
         ext_unix_sk: flags.ext_unix_sk,
         shell_job: flags.shell_job,
         file_locks: flags.file_locks,

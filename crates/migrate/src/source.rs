@@ -164,6 +164,7 @@ pub fn migrate(store: &Store, opts: &MigrateOptions, p: &mut dyn Progress) -> Re
         image_path: work.clone(),
         leave_running: true,
         tcp_established: opts.flags.tcp_established,
+        network_lock: crate::network_lock(&opts.flags),
         ext_unix_sk: opts.flags.ext_unix_sk,
         shell_job: opts.flags.shell_job,
         file_locks: opts.flags.file_locks,
