@@ -1351,3 +1351,75 @@ fn pod_group_checkpoint_and_restore() {
     assert_eq!(a.status(), "running");
     assert_continues(&b2, read_counter(&b2));
 }
+
+/// A pod whose two members talk over TCP (the member's client to the
+/// holder's server, on the shared namespace's loopback): with
+/// `--tcp-established` the one connection carries on after the group
+/// restore, with no gap and no restart.
+#[test]
+fn tcp_connection_between_pod_members_survives_group_restore() {
+    let rt = Runtime::cryo();
+    let mut holder = Bundle::new(&["sh", "-c", "sleep 100000 | nc -l -p 7778 > /out/recv"]);
+    holder.out_dir();
+    holder.save();
+    let h = run_detached(&rt, &holder, "ck-podtcp-holder");
+    let hp = h.pid();
+    let mut member = Bundle::new(&[
+        "sh",
+        "-c",
+        "sleep 0.3; i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done | nc 127.0.0.1 7778",
+    ]);
+    for ns in ["network", "ipc", "uts"] {
+        let name = if ns == "network" { "net" } else { ns };
+        member.remove_namespace(ns);
+        member.add_namespace(ns, Some(&format!("/proc/{hp}/ns/{name}")));
+    }
+    member
+        .config_mut()
+        .as_object_mut()
+        .expect("config")
+        .remove("hostname");
+    let m = run_detached(&rt, &member, "ck-podtcp-member");
+    wait_for(WAIT, "data over the connection", || {
+        last_received(&holder) >= 10
+    });
+
+    let root = image_dir("podtcp");
+    let ids = format!("{},{}", h.id, m.id);
+    rt.run_ok(&[
+        "checkpoint",
+        "--tcp-established",
+        "--group",
+        &ids,
+        "--image-root",
+        path(root.path()),
+    ]);
+    let at = last_received(&holder);
+    rt.run_ok(&[
+        "restore",
+        "--tcp-established",
+        "--group",
+        "--image-root",
+        path(root.path()),
+    ]);
+    assert_eq!(h.status(), "running");
+    assert_eq!(m.status(), "running");
+    wait_for(WAIT, "data after the group restore", || {
+        last_received(&holder) > at + 5
+    });
+    let got: Vec<u64> = holder
+        .read_out("recv")
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    let expect: Vec<u64> = (1..=got.len() as u64).collect();
+    assert_eq!(got, expect, "the stream has no gap or restart");
+    // cryo's lock is gone once the group is back.
+    let rules = std::process::Command::new("nsenter")
+        .arg(format!("--net=/proc/{}/ns/net", h.pid()))
+        .args(["iptables", "-S"])
+        .output()
+        .expect("iptables -S");
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    assert!(!rules.contains("CRYO"), "lock left behind:\n{rules}");
+}

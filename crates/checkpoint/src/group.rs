@@ -232,11 +232,13 @@ pub fn restore_group(
         namespace_paths,
         ..base.for_container(&m.id, &m.bundle, image_root.join(&m.id).join("images"))
     };
-    // The holder's network stays locked (CRIU's lock rules, restored with
-    // its namespace) until every member is back: a connection between two
-    // members must not see the other end missing.
+    // A connection between two members must not see its other end
+    // missing: with --tcp-established the holder's network namespace is
+    // locked from before its sockets exist until every member is back
+    // (see crate::netlock for why CRIU's own lock does not do it).
+    let locked = base.tcp_established;
     let mut holder_opts = one(&group.holder, Vec::new());
-    holder_opts.network_lock = Some(crate::checkpoint::NetworkLock::Skip);
+    holder_opts.hold_network_locked = locked;
     let holder = crate::restore(store, &holder_opts)?;
     let mut pids = BTreeMap::new();
     pids.insert(group.holder.id.clone(), holder.pid);
@@ -266,37 +268,8 @@ pub fn restore_group(
             }
         }
     }
-    unlock_network(holder.pid);
-    Ok(pids)
-}
-
-/// Removes CRIU's network lock (its `CRIU` iptables chain, as CRIU's own
-/// unlock does) from the network namespace of `pid`. Missing rules are
-/// fine: a dump without a lock has none.
-fn unlock_network(pid: i32) {
-    const JUMPS: &str = "*filter\n:CRIU - [0:0]\n-D INPUT -j CRIU\n-D OUTPUT -j CRIU\nCOMMIT\n";
-    const CHAIN: &str = "*filter\n:CRIU - [0:0]\n-X CRIU\nCOMMIT\n";
-    let net = format!("--net=/proc/{pid}/ns/net");
-    for tool in ["iptables-restore", "ip6tables-restore"] {
-        for script in [JUMPS, CHAIN] {
-            // Clients may call cryo with an empty environment.
-            let child = std::process::Command::new("/usr/bin/nsenter")
-                .env(
-                    "PATH",
-                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                )
-                .args([net.as_str(), tool, "-w", "--noflush"])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
-            if let Ok(mut c) = child {
-                if let Some(mut stdin) = c.stdin.take() {
-                    use std::io::Write;
-                    let _ = stdin.write_all(script.as_bytes());
-                }
-                let _ = c.wait();
-            }
-        }
+    if locked {
+        crate::netlock::unlock(holder.pid);
     }
+    Ok(pids)
 }

@@ -21,6 +21,7 @@ pub mod externals;
 pub mod from_create;
 pub mod group;
 pub mod lazy;
+pub mod netlock;
 pub mod restore;
 
 use std::os::fd::OwnedFd;

@@ -60,9 +60,13 @@ pub struct RestoreOptions {
     /// (a pod member joins its restored holder's: `net` →
     /// `/proc/<new pid>/ns/net`). The type must be in the config already.
     pub namespace_paths: Vec<(LinuxNamespaceType, PathBuf)>,
-    /// CRIU's network lock method; `Skip` leaves a restored network
-    /// namespace locked (a pod holder, until its members are back).
+    /// CRIU's network lock method.
     pub network_lock: Option<crate::checkpoint::NetworkLock>,
+    /// cryo locks the restored network namespace itself when CRIU has set
+    /// up the namespaces, before any socket is restored, and leaves it
+    /// locked: the caller unlocks it ([`crate::netlock::unlock`]). A pod
+    /// holder's, until its members are back.
+    pub hold_network_locked: bool,
     /// `TYPE:VALUE` (e.g. `selinux:...`).
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
@@ -369,6 +373,7 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
         spec: &spec,
         cgroup,
         console: console.as_ref(),
+        lock_network: opts.hold_network_locked,
         pid: None,
         error: None,
     };
@@ -513,6 +518,8 @@ struct RestoreHooks<'a> {
     spec: &'a Spec,
     cgroup: &'a dyn cryo_cgroups::CgroupDriver,
     console: Option<&'a OwnedFd>,
+    /// Lock the restored network namespace at setup-namespaces.
+    lock_network: bool,
     pid: Option<i32>,
     error: Option<CheckpointError>,
 }
@@ -537,6 +544,9 @@ impl cryo_criu::Hooks for RestoreHooks<'_> {
         match n {
             Notify::SetupNamespaces { pid } => {
                 self.pid = Some(pid);
+                if self.lock_network {
+                    crate::netlock::lock(pid).map_err(|e| self.fail(e))?;
+                }
                 let hooks = self.spec.hooks().as_ref();
                 if hooks.is_none() {
                     return Ok(());

@@ -215,6 +215,7 @@ fn options(
         start_frozen: false,
         namespace_paths: Vec::new(),
         network_lock: None,
+        hold_network_locked: false,
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
     })
