@@ -41,7 +41,8 @@ fn runtime_binary_cannot_be_overwritten_from_a_container() {
         let r = rt.output(&["exec", &id, "/bin/evil"]);
         assert!(!r.success(), "{r}");
     }
-    // While cryo processes run, their executable is a sealed memfd.
+    // While cryo processes run, their executable is a copy no write can
+    // reach: a read-only overlayfs (or, without overlayfs, a sealed memfd).
     let runner = std::process::Command::new(cryo_bin())
         .args([
             "--root",
@@ -57,9 +58,11 @@ fn runtime_binary_cannot_be_overwritten_from_a_container() {
         .expect("spawn exec");
     let pid = runner.id();
     wait_for(Duration::from_secs(5), "exec process re-executed", || {
-        std::fs::read_link(format!("/proc/{pid}/exe"))
+        let exe = format!("/proc/{pid}/exe");
+        let memfd = std::fs::read_link(&exe)
             .map(|p| p.to_string_lossy().starts_with("/memfd:cryo"))
-            .unwrap_or(false)
+            .unwrap_or(false);
+        memfd || readonly_overlay(&exe)
     });
     let write = std::fs::OpenOptions::new()
         .write(true)
@@ -76,6 +79,24 @@ fn runtime_binary_cannot_be_overwritten_from_a_container() {
         !seen.contains("WROTE"),
         "a container process wrote an executable:\n{seen}"
     );
+}
+
+/// Whether `path` (followed) is on a read-only overlayfs.
+fn readonly_overlay(path: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(path) else {
+        return false;
+    };
+    // SAFETY: statfs(2) and statvfs(3) write into zeroed structs we own and
+    // read the NUL-terminated path, which outlives the calls.
+    let (fs, vfs) = unsafe {
+        let mut fs: libc::statfs = std::mem::zeroed();
+        let mut vfs: libc::statvfs = std::mem::zeroed();
+        if libc::statfs(c.as_ptr(), &mut fs) != 0 || libc::statvfs(c.as_ptr(), &mut vfs) != 0 {
+            return false;
+        }
+        (fs, vfs)
+    };
+    fs.f_type == libc::OVERLAYFS_SUPER_MAGIC && vfs.f_flag & libc::ST_RDONLY != 0
 }
 
 /// CVE-2024-21626 class: no runtime fd and no host directory reaches the

@@ -263,3 +263,77 @@ pub fn has_symlink_in_root(root: &impl AsFd, rel: &Path) -> Result<bool, Errno> 
         Err(e) => Err(e),
     }
 }
+
+// The new mount API (fsopen/fsconfig/fsmount), for a detached mount: one
+// that exists only as an fd and is never attached to a mount namespace.
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
+const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
+const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
+
+/// A new, detached mount of filesystem `fstype` with string options
+/// `opts` (nosuid, nodev, and read-only if asked): its root as an fd.
+/// It goes away with the last fd or file opened through it.
+pub fn detached_mount(
+    fstype: &str,
+    opts: &[(&str, &str)],
+    readonly: bool,
+) -> Result<OwnedFd, Errno> {
+    use std::os::fd::FromRawFd;
+    let fstype = cstr_of(fstype)?;
+    // SAFETY: fsopen(2) reads the NUL-terminated `fstype`, which outlives
+    // the call; it returns a new fd or -1.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
+    if fs < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: `fs` is a new fd that nothing else owns.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as libc::c_int) };
+    for (k, v) in opts {
+        let (k, v) = (cstr_of(k)?, cstr_of(v)?);
+        // SAFETY: fsconfig(2) reads the NUL-terminated key and value, which
+        // outlive the call; `fs` is a valid fs context fd.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                FSCONFIG_SET_STRING,
+                k.as_ptr(),
+                v.as_ptr(),
+                0,
+            )
+        };
+        if r < 0 {
+            return Err(Errno::last());
+        }
+    }
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key or value (null pointers).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if readonly {
+        attrs |= MOUNT_ATTR_RDONLY;
+    }
+    // SAFETY: fsmount(2) on a created fs context fd; plain integer
+    // arguments; returns a new fd or -1.
+    let m = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
+    if m < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: `m` is a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(m as libc::c_int) })
+}
