@@ -456,7 +456,7 @@ fn last_received(b: &Bundle) -> u64 {
     b.read_out("recv")
         .lines()
         .filter_map(|l| l.trim().parse().ok())
-        .last()
+        .next_back()
         .unwrap_or(0)
 }
 
