@@ -2,7 +2,8 @@
 #
 #   make deps    install Debian packages + CRIU 4.x (scripts/install-deps.sh)
 #   make build   deps, cargo build --release, install target/release/cryo to /usr/local/bin/cryo
-#   make test    build, cargo test (e2e tests use CRYO_BIN), then integration/run.sh
+#   make test    build, the fault-injection test binary, cargo test (e2e tests
+#                use CRYO_BIN and CRYO_FAULT_BIN), then integration/run.sh
 #   make demo    build, then scripts/demo.sh (container lifecycle walkthrough)
 #   make bench   build, then bench/{lifecycle,checkpoint,migrate}.py: cryo vs runc vs crun (bench/results/)
 #   make clean   cargo clean
@@ -20,6 +21,11 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 CRYO_BIN := $(TARGET_DIR)/release/cryo
+# The same cryo with crash points (crates/faults), for tests/tests/faults.rs
+# only: its own profile and directory, never installed. Building it with
+# --features in one cargo call of its own keeps the feature out of
+# target/release/cryo (cargo unifies features per build, not per binary).
+CRYO_FAULT_BIN := $(TARGET_DIR)/fault-injection/cryo
 export RUST_TEST_THREADS ?= 2
 
 .PHONY: deps build test demo bench clean require-root require-cargo
@@ -45,9 +51,10 @@ build: deps require-cargo
 # cargo test and the integration suite both run even if the other fails; the
 # target fails if either did.
 test: require-root build
+	$(CARGO) build --profile fault-injection -p cryo --features fault-injection
 	@rc=0; \
-	echo "+ CRYO_BIN=$(CRYO_BIN) RUST_TEST_THREADS=$(RUST_TEST_THREADS) $(CARGO) test --release --workspace --no-fail-fast"; \
-	CRYO_BIN=$(CRYO_BIN) $(CARGO) test --release --workspace --no-fail-fast || rc=1; \
+	echo "+ CRYO_BIN=$(CRYO_BIN) CRYO_FAULT_BIN=$(CRYO_FAULT_BIN) RUST_TEST_THREADS=$(RUST_TEST_THREADS) $(CARGO) test --release --workspace --no-fail-fast"; \
+	CRYO_BIN=$(CRYO_BIN) CRYO_FAULT_BIN=$(CRYO_FAULT_BIN) $(CARGO) test --release --workspace --no-fail-fast || rc=1; \
 	if [ -f integration/run.sh ]; then \
 	  echo "+ CRYO_BIN=$(CRYO_BIN) bash integration/run.sh"; \
 	  CRYO_BIN=$(CRYO_BIN) bash integration/run.sh || rc=1; \

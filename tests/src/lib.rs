@@ -64,6 +64,30 @@ pub fn cryo_bin() -> PathBuf {
     checked_bin("CRYO_BIN", PathBuf::from(v))
 }
 
+/// The cryo built with crash points (`CRYO_FAULT_BIN`, `make test` builds
+/// it to `target/fault-injection/cryo`). Panics if unset, missing, or not a
+/// fault-injection build: the crash tests fail rather than skip.
+pub fn fault_bin() -> PathBuf {
+    let Some(v) = std::env::var_os("CRYO_FAULT_BIN") else {
+        panic!(
+            "CRYO_FAULT_BIN must be set to the absolute path of cryo built with crash points: \
+             cargo build --profile fault-injection -p cryo --features fault-injection, then \
+             CRYO_FAULT_BIN=$PWD/target/fault-injection/cryo (make test does both)"
+        );
+    };
+    let bin = checked_bin("CRYO_FAULT_BIN", PathBuf::from(v));
+    let out = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| panic!("run {} --version: {e}", bin.display()));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("fault-injection: enabled"),
+        "CRYO_FAULT_BIN={} is not a fault-injection build (its --version does not say so)",
+        bin.display()
+    );
+    bin
+}
+
 /// The reference runc binary (`RUNC_BIN`, default `/usr/sbin/runc`).
 pub fn runc_bin() -> PathBuf {
     let p = std::env::var_os("RUNC_BIN")
@@ -856,6 +880,42 @@ pub fn assert_continues(b: &Bundle, at: u64) {
     assert!(first > at, "counter restarted: {first} after {at}");
     let later = wait_counter(b, first + 3);
     assert!(later > first, "counter stopped at {first}");
+}
+
+/// A static C program holding `argv[1]` MiB of memory (every page
+/// written) that counts into /out/counter like [`COUNTER`].
+pub const MEMHOG_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    size_t mb = argc > 1 ? strtoul(argv[1], 0, 10) : 64;
+    char *p = malloc(mb << 20);
+    if (!p) return 1;
+    for (size_t i = 0; i < (mb << 20); i += 4096) p[i] = (char)(i >> 12) | 1;
+    for (unsigned long i = 1;; i++) {
+        FILE *f = fopen("/out/counter.tmp", "w");
+        if (!f) return 2;
+        fprintf(f, "%lu\n", i);
+        fclose(f);
+        rename("/out/counter.tmp", "/out/counter");
+        usleep(50000);
+    }
+}
+"#;
+
+/// A bundle running [`MEMHOG_C`] with `mb` MiB, counting into /out.
+pub fn memhog_bundle(mb: u32) -> Bundle {
+    let mut b = Bundle::new(&["/memhog", &mb.to_string()]);
+    std::fs::copy(
+        static_program("memhog", MEMHOG_C),
+        b.rootfs().join("memhog"),
+    )
+    .expect("copy memhog");
+    b.out_dir();
+    b.save();
+    b
 }
 
 // ---------------------------------------------------------------------------

@@ -69,7 +69,7 @@ fn bad(archive: &Path, why: impl std::fmt::Display) -> CheckpointError {
     ))
 }
 
-fn sha256_file(path: &Path) -> Result<(u64, String)> {
+pub(crate) fn sha256_file(path: &Path) -> Result<(u64, String)> {
     let mut f = std::fs::File::open(path).ctx(|| format!("open {}", path.display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];

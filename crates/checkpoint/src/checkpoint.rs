@@ -5,9 +5,10 @@ use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use cryo_container::store::Record;
+use cryo_container::store::{Frozen, Locked, ProcessId, Record};
 use cryo_container::{ContainerError, Store};
 use cryo_criu::rpc;
+use cryo_faults::Point;
 use cryo_oci::Status;
 use oci_spec::runtime::LinuxNamespaceType;
 
@@ -129,13 +130,14 @@ pub fn checkpoint(store: &Store, opts: &CheckpointOptions) -> Result<Checkpointe
         Status::Running | Status::Paused => {}
         _ => return Err(ContainerError::NotRunning.into()),
     }
-    let (criu, image_path, work_path) = dump_record(&rec, opts)?;
+    let (criu, image_path, work_path) = dump_record(&rec, Some(&locked), opts)?;
 
     let export_error = match &opts.export {
         Some(dest) if !opts.pre_dump => export(&criu, &rec, &image_path, &work_path, dest).err(),
         _ => None,
     };
     let still_running = opts.leave_running || opts.pre_dump;
+    cryo_faults::point(Point::CheckpointBeforeDestroy);
     if !still_running {
         // CRIU has killed the tasks; remove what is left of the container.
         cryo_container::destroy_locked(locked, &rec)?;
@@ -153,11 +155,17 @@ pub fn checkpoint(store: &Store, opts: &CheckpointOptions) -> Result<Checkpointe
     })
 }
 
-/// The CRIU dump of a container whose lock the caller holds. Returns the
-/// CRIU used and the image and work paths; the container's state is left to
+/// The CRIU dump of a container whose lock the caller holds (`locked`, to
+/// mark a freeze of ours; None if the caller froze it). Returns the CRIU
+/// used and the image and work paths; the container's state is left to
 /// the caller (CRIU killed its tasks unless `leave_running`).
+///
+/// The image directory is marked incomplete before CRIU starts and
+/// finished ([`crate::marker`]) only once CRIU succeeded: a dump that fails
+/// or is killed never leaves images that look restorable.
 pub fn dump_record(
     rec: &Record,
+    locked: Option<&Locked>,
     opts: &CheckpointOptions,
 ) -> Result<(cryo_criu::Criu, PathBuf, PathBuf)> {
     let criu = cryo_criu::Criu::new(cryo_criu::locate(opts.criu.as_deref())?);
@@ -198,6 +206,7 @@ pub fn dump_record(
     };
     let images_fd = crate::open_dir(&image_path)?;
     let work_fd = crate::open_dir(&work_path)?;
+    crate::marker::begin(&image_path)?;
     descriptors::write(&image_path, &descriptors::of_process(rec.init_pid))?;
     let external_stdio = descriptors::external_stdio(rec.init_pid);
     descriptors::write_external(&image_path, &external_stdio)?;
@@ -303,21 +312,76 @@ pub fn dump_record(
     // (criu/seize.c) before it looks again; a cgroup it finds frozen costs
     // it nothing. CRIU leaves a cgroup it found frozen frozen, so what we
     // froze is thawed again unless the tasks are gone.
+    //
+    // The freeze is marked in the state directory first: if we die before
+    // we thaw, the next verb does it (cryo_container::lifecycle::recover_frozen).
     let cgroup = cryo_cgroups::from_paths(rec.cgroup_paths.clone())?;
-    let we_froze = !cgroup.is_frozen().unwrap_or(true) && cgroup.freeze().is_ok();
+    let mut we_froze = false;
+    if !cgroup.is_frozen().unwrap_or(true) {
+        if let Some(l) = locked {
+            l.mark_frozen(&Frozen::default())?;
+        }
+        we_froze = cgroup.freeze().is_ok();
+        if !we_froze {
+            if let Some(l) = locked {
+                let _ = l.clear_frozen();
+            }
+        }
+    }
+    cryo_faults::point(Point::CheckpointAfterFreeze);
     let dumped = criu.run(
         req,
         &fds,
         &mut DumpHooks {
             status_fd: opts.status_fd,
+            frozen_by_us: locked.filter(|_| we_froze),
+            image_path: &image_path,
         },
     );
-    let keeps_running = opts.leave_running || opts.pre_dump || opts.lazy_pages;
-    if we_froze && (dumped.is_err() || keeps_running) {
-        let _ = cgroup.thaw();
+    if dumped.is_ok() {
+        cryo_faults::point(Point::CheckpointAfterDump);
     }
-    dumped.map_err(|e| crate::criu_failed(request, e, log))?;
+    let keeps_running = opts.leave_running || opts.pre_dump || opts.lazy_pages;
+    if we_froze && (dumped.is_err() || keeps_running) && cgroup.thaw().is_ok() {
+        if let Some(l) = locked {
+            let _ = l.clear_frozen();
+        }
+    }
+    dumped
+        .map_err(|e| out_of_space(crate::criu_failed(request, e, log), &image_path, &work_path))?;
+    let state = if opts.pre_dump {
+        crate::marker::State::PreDump
+    } else if opts.lazy_pages {
+        crate::marker::State::Lazy
+    } else {
+        crate::marker::State::Complete
+    };
+    crate::marker::finish(&image_path, state)?;
     Ok((criu, image_path, work_path))
+}
+
+/// Below this much free space a failed dump is taken to have run out of it.
+const NEARLY_FULL: u64 = 256 << 10;
+
+/// A dump that failed on a full filesystem says so: CRIU's own log of the
+/// failure is often lost, being written to the same full filesystem.
+fn out_of_space(e: CheckpointError, images: &Path, work: &Path) -> CheckpointError {
+    for dir in [images, work] {
+        let Ok(st) = nix::sys::statvfs::statvfs(dir) else {
+            continue;
+        };
+        let free = st.blocks_available().saturating_mul(st.fragment_size());
+        let size = st.blocks().saturating_mul(st.fragment_size());
+        if free < NEARLY_FULL {
+            return CheckpointError::NoSpace {
+                dir: dir.to_path_buf(),
+                free,
+                size,
+                source: Box::new(e),
+            };
+        }
+    }
+    e
 }
 
 /// Writes the archive of a finished dump: its images, the config the
@@ -355,17 +419,41 @@ fn export(
     r.map(drop)
 }
 
-/// What cryo does while CRIU dumps: tell `--status-fd` when a lazy dump's
-/// page server is ready (CRIU's status-ready notification).
-struct DumpHooks {
+/// What cryo does while CRIU dumps: name CRIU in the mark of our freeze
+/// (a `recover_frozen` after our death waits for it), and tell `--status-fd`
+/// when a lazy dump's page server is ready (CRIU's status-ready
+/// notification), the images marked lazy first.
+struct DumpHooks<'a> {
     status_fd: Option<RawFd>,
+    frozen_by_us: Option<&'a Locked>,
+    image_path: &'a Path,
 }
 
-impl cryo_criu::Hooks for DumpHooks {
+impl cryo_criu::Hooks for DumpHooks<'_> {
+    fn spawned(&mut self, criu_pid: i32) -> std::result::Result<(), cryo_criu::CriuError> {
+        if let Some(l) = self.frozen_by_us {
+            let mark = Frozen {
+                criu: ProcessId::of(criu_pid),
+            };
+            l.mark_frozen(&mark)
+                .map_err(|e| cryo_criu::CriuError::hook(e.to_string()))?;
+        }
+        cryo_faults::point(Point::CheckpointAfterCriuSpawned);
+        Ok(())
+    }
+
     fn notify(&mut self, n: cryo_criu::Notify) -> std::result::Result<(), cryo_criu::CriuError> {
+        match n {
+            cryo_criu::Notify::NetworkLock => cryo_faults::point(Point::CheckpointMidDump),
+            cryo_criu::Notify::PostDump => cryo_faults::point(Point::CheckpointAtPostDump),
+            _ => {}
+        }
         if !matches!(n, cryo_criu::Notify::StatusReady) {
             return Ok(());
         }
+        // Everything but the memory is written: a lazy restore can use it.
+        crate::marker::finish(self.image_path, crate::marker::State::Lazy)
+            .map_err(|e| cryo_criu::CriuError::hook(e.to_string()))?;
         if let Some(fd) = self.status_fd.take() {
             let _ = nix::unistd::write(cryo_sys::fd::borrow(fd), b"\0");
             let _ = nix::unistd::close(fd);

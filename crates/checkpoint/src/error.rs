@@ -23,6 +23,18 @@ pub enum CheckpointError {
         log_path: std::path::PathBuf,
         log: Vec<String>,
     },
+    /// A dump failed with its filesystem (nearly) full.
+    #[error(
+        "no space left for the checkpoint on the filesystem of {} ({free} of {size} bytes free): \
+         the container is left as it was and the images there are marked incomplete\n{source}",
+        dir.display()
+    )]
+    NoSpace {
+        dir: std::path::PathBuf,
+        free: u64,
+        size: u64,
+        source: Box<CheckpointError>,
+    },
     /// The kernel lacks what the requested feature needs.
     #[error("{0}")]
     KernelLacks(String),

@@ -151,14 +151,21 @@ pub fn checkpoint_group(
         .map(|c| c.is_frozen().unwrap_or(false))
         .collect();
     let thaw_all = |cgroups: &[Box<dyn cryo_cgroups::CgroupDriver>]| {
-        for (c, paused) in cgroups.iter().zip(&was_paused) {
-            if !paused {
-                let _ = c.thaw();
+        for ((c, paused), l) in cgroups.iter().zip(&was_paused).zip(&locks) {
+            if !paused && c.thaw().is_ok() {
+                let _ = l.clear_frozen();
             }
         }
     };
-    // The cut: nothing of the pod runs from here on.
-    for c in &cgroups {
+    // The cut: nothing of the pod runs from here on. Each freeze of ours
+    // is marked first, for the next verb to undo if we die.
+    for ((c, paused), l) in cgroups.iter().zip(&was_paused).zip(&locks) {
+        if !paused {
+            if let Err(e) = l.mark_frozen(&cryo_container::store::Frozen::default()) {
+                thaw_all(&cgroups);
+                return Err(e.into());
+            }
+        }
         if let Err(e) = c.freeze() {
             thaw_all(&cgroups);
             return Err(e.into());
@@ -209,7 +216,7 @@ fn dump_all(root: &Path, records: &[Record], base: &CheckpointOptions) -> Result
         let mut opts = base.for_container(&r.id, root.join(&r.id).join("images"));
         // Every member stays frozen until all are dumped.
         opts.leave_running = true;
-        crate::checkpoint::dump_record(r, &opts)?;
+        crate::checkpoint::dump_record(r, None, &opts)?;
     }
     Ok(())
 }

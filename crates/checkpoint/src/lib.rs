@@ -21,7 +21,9 @@ pub mod externals;
 pub mod from_create;
 pub mod group;
 pub mod lazy;
+pub mod marker;
 pub mod netlock;
+pub mod preflight;
 pub mod restore;
 
 use std::os::fd::OwnedFd;

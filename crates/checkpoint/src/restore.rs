@@ -13,9 +13,10 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use cryo_container::store::{Locked, Record};
+use cryo_container::store::{Locked, Pending, ProcessId, Record};
 use cryo_container::Store;
 use cryo_criu::{rpc, CriuError, Notify};
+use cryo_faults::Point;
 use cryo_oci::Status;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
@@ -104,11 +105,14 @@ pub struct Restored {
 }
 
 pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<Restored> {
+    // Images that cannot be restored are refused before anything exists.
+    check_images(&opts.image_path, opts.lazy_pages || opts.lazy_local)?;
     let locked = store.create_dir(&opts.id)?;
     let mut undo = Undo {
         locked: Some(locked),
         cgroup: None,
         criu_root: None,
+        criu_work: None,
         pid: None,
     };
     let restored = restore_inner(opts, &mut undo)?;
@@ -116,11 +120,22 @@ pub fn restore(store: &Store, opts: &RestoreOptions) -> Result<Restored> {
     Ok(restored)
 }
 
+/// Refuses an image directory a restore cannot use: an unfinished or
+/// damaged cryo checkpoint ([`crate::marker`]), or images this host cannot
+/// restore ([`crate::preflight`]).
+pub fn check_images(image_path: &Path, lazy_pages: bool) -> Result<()> {
+    crate::marker::check(image_path, crate::marker::Use::Restore { lazy_pages })?;
+    crate::preflight::check(image_path)
+}
+
 /// Removes everything a failed restore made.
 struct Undo {
     locked: Option<Locked>,
     cgroup: Option<Box<dyn cryo_cgroups::CgroupDriver>>,
     criu_root: Option<PathBuf>,
+    /// CRIU's work directory, where a CRIU killed mid-way leaves its
+    /// cgroup yard mounted.
+    criu_work: Option<PathBuf>,
     pid: Option<i32>,
 }
 
@@ -131,6 +146,7 @@ impl Undo {
         }
         self.locked = None;
         self.cgroup = None;
+        self.criu_work = None;
         self.pid = None;
     }
 }
@@ -145,16 +161,10 @@ impl Drop for Undo {
             unmount_criu_root(&root);
         }
         if let Some(cg) = &self.cgroup {
-            let _ = cg.thaw();
-            for pid in cg.processes().unwrap_or_default() {
-                let _ = cryo_sys::process::kill(pid, libc::SIGKILL);
-            }
-            for _ in 0..200 {
-                if cg.destroy().is_ok() {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
+            let _ = cryo_container::lifecycle::kill_and_remove_cgroup(&**cg);
+        }
+        if let Some(work) = &self.criu_work {
+            cryo_container::lifecycle::remove_criu_yards(work);
         }
         if let Some(l) = self.locked.take() {
             let _ = l.remove();
@@ -215,13 +225,26 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
         .ok_or_else(|| CheckpointError::Invalid("internal: restore lost its lock".into()))?;
 
     // The cgroup, with the bundle's limits, before CRIU puts anything in it.
+    // What is made from here on is recorded first, for `delete` to remove
+    // if this restore is killed before it writes the state.
     let cgroup = cryo_cgroups::open(&cryo_container::create::cgroup_path_for(&spec, &opts.id))?;
+    let mut pending = Pending {
+        cgroup_paths: cgroup.paths(),
+        criu_work: Some(work_path.clone()),
+        criu: None,
+    };
+    {
+        let locked = undo.locked.as_ref().ok_or_else(lost_lock)?;
+        locked.save_pending(&pending)?;
+    }
+    undo.criu_work = Some(work_path.clone());
     cgroup.create()?;
     let cgroup = &**undo.cgroup.insert(cgroup);
     if let Some(res) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
         cgroup.apply(&cryo_container::create::with_default_devices(res))?;
     }
     let cgroup_paths = cgroup.paths();
+    cryo_faults::point(Point::RestoreAfterCgroup);
 
     prepare_mountpoints(&spec, &bundle, &rootfs)?;
     let criu_root = dir.join(CRIU_ROOT);
@@ -238,6 +261,7 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
     )
     .ctx(|| format!("bind {} on {}", rootfs.display(), criu_root.display()))?;
     undo.criu_root = Some(criu_root.clone());
+    cryo_faults::point(Point::RestoreAfterMount);
 
     let images_fd = crate::open_dir(&image_path)?;
     let work_fd = crate::open_dir(&work_path)?;
@@ -374,6 +398,8 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
         cgroup,
         console: console.as_ref(),
         lock_network: opts.hold_network_locked,
+        locked: undo.locked.as_ref().ok_or_else(lost_lock)?,
+        pending: &mut pending,
         pid: None,
         error: None,
     };
@@ -404,6 +430,7 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
         }
         (Ok(r), None) => r,
     };
+    cryo_faults::point(Point::RestoreAfterCriu);
     let pid = resp
         .restore
         .as_ref()
@@ -433,6 +460,9 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
         frozen_until_start: opts.start_frozen,
         own_pid_ns: externals::creates_ns(&spec, LinuxNamespaceType::Pid),
         cgroup_paths,
+        // Restored tasks run their own programs; `start` of a frozen one
+        // shows in its thawed cgroup.
+        init_exe: None,
         config: spec.clone(),
     };
     if opts.start_frozen {
@@ -447,12 +477,14 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
     if let Some(pf) = &opts.pid_file {
         cryo_container::create::write_pid_file(pf, pid)?;
     }
-    let locked = undo
-        .locked
-        .as_ref()
-        .ok_or_else(|| CheckpointError::Invalid("internal: restore lost its lock".into()))?;
+    let locked = undo.locked.as_ref().ok_or_else(lost_lock)?;
     locked.save(&record)?;
+    cryo_faults::point(Point::RestoreAfterState);
     Ok(Restored { pid, record })
+}
+
+fn lost_lock() -> CheckpointError {
+    CheckpointError::Invalid("internal: restore lost its lock".into())
 }
 
 fn override_namespace_paths(
@@ -520,6 +552,8 @@ struct RestoreHooks<'a> {
     console: Option<&'a OwnedFd>,
     /// Lock the restored network namespace at setup-namespaces.
     lock_network: bool,
+    locked: &'a Locked,
+    pending: &'a mut Pending,
     pid: Option<i32>,
     error: Option<CheckpointError>,
 }
@@ -537,12 +571,21 @@ impl cryo_criu::Hooks for RestoreHooks<'_> {
         // Restored tasks start in CRIU's cgroup.
         self.cgroup
             .add_process(criu_pid)
-            .map_err(|e| self.fail(e.into()))
+            .map_err(|e| self.fail(e.into()))?;
+        // A `delete` after a crash of ours waits for this CRIU to stop by
+        // itself (it undoes its own mounts) before it kills what is left.
+        self.pending.criu = ProcessId::of(criu_pid);
+        self.locked
+            .save_pending(self.pending)
+            .map_err(|e| self.fail(e.into()))?;
+        cryo_faults::point(Point::RestoreAfterCriuSpawned);
+        Ok(())
     }
 
     fn notify(&mut self, n: Notify) -> std::result::Result<(), CriuError> {
         match n {
             Notify::SetupNamespaces { pid } => {
+                cryo_faults::point(Point::RestoreMidRestore);
                 self.pid = Some(pid);
                 if self.lock_network {
                     crate::netlock::lock(pid).map_err(|e| self.fail(e))?;

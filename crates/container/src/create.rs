@@ -4,6 +4,7 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use cryo_faults::Point;
 use cryo_sys::process as p;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
@@ -65,6 +66,7 @@ pub fn resolve_rootfs(bundle: &Path, spec: &Spec) -> Result<PathBuf> {
 
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
     let locked = store.create_dir(&opts.id)?;
+    cryo_faults::point(Point::CreateAfterStateDir);
     let mut cleanup = Cleanup {
         locked: Some(locked),
         cgroup: None,
@@ -146,6 +148,12 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
     let linux = spec.linux().as_ref();
     let cg_path = cgroup_path_for(&spec, &opts.id);
     let cgroup = cryo_cgroups::open(&cg_path)?;
+    // Recorded before it exists: a create killed from here on leaves a
+    // directory `delete` knows how to clean.
+    locked.save_pending(&crate::store::Pending {
+        cgroup_paths: cgroup.paths(),
+        ..Default::default()
+    })?;
     cgroup.create()?;
     cleanup.cgroup = Some(cgroup);
     let cgroup = cleanup
@@ -155,6 +163,7 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
     if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
         cgroup.apply(&with_default_devices(res))?;
     }
+    cryo_faults::point(Point::CreateAfterCgroup);
 
     // A bad profile fails here, before any process exists.
     let seccomp = linux
@@ -197,6 +206,7 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
     let stage1_pid = match p::fork().ctx(|| "fork".into())? {
         p::Forked::Child => {
             drop(parent_sync);
+            locked.close_in_child();
             init::stage1(plan, child_sync)
         }
         p::Forked::Parent(pid) => pid.as_raw(),
@@ -231,6 +241,7 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
                     .map_err(|_| ContainerError::Init(format!("bad pid message {m:?}")))?;
                 init_pid = Some(pid);
                 cleanup.pid = Some(pid);
+                cryo_faults::point(Point::CreateAfterClone);
             }
             Some(m) if m == "hooks" => {
                 let pid =
@@ -283,6 +294,8 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
         frozen_until_start: false,
         own_pid_ns,
         cgroup_paths: cgroup.paths(),
+        // Still cryo's image: the init waits for `start` to exec.
+        init_exe: crate::store::exe_of(pid),
         config: spec.clone(),
     };
     if let (Some(fd), Some(filter)) = (&seccomp_listener, &seccomp) {
@@ -292,6 +305,7 @@ fn create_inner(opts: &CreateOptions, cleanup: &mut Cleanup) -> Result<Created> 
         write_pid_file(pf, pid)?;
     }
     locked.save(&record)?;
+    cryo_faults::point(Point::CreateAfterState);
     Ok(Created { pid, record })
 }
 

@@ -146,12 +146,14 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Execed> {
     let stage1 = match p::fork().ctx(|| "fork".into())? {
         p::Forked::Child => {
             drop(parent_sync);
+            locked.close_in_child();
             init::exec_stage1(plan, child_sync)
         }
         p::Forked::Parent(pid) => pid.as_raw(),
     };
     drop(child_sync);
     drop(plan);
+    cryo_faults::point(cryo_faults::Point::ExecAfterFork);
     let frozen = rec.status() == Status::Paused;
     let result = drive(&parent_sync, stage1, &*cgroup, frozen);
     let _ = p::wait_child(stage1);
@@ -165,6 +167,7 @@ pub fn exec(store: &Store, opts: &ExecOptions) -> Result<Execed> {
             return Err(e);
         }
     };
+    cryo_faults::point(cryo_faults::Point::ExecAfterSpawn);
     if let Some(pf) = &opts.pid_file {
         crate::create::write_pid_file(pf, pid)?;
     }

@@ -1,6 +1,7 @@
 //! The verbs that act on an existing container: start, state, list, kill,
 //! delete, and waiting on a foreground container for `run`.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cryo_oci::{State, Status};
@@ -8,8 +9,10 @@ use cryo_sys::process as p;
 
 use crate::hooks::HookKind;
 
+use cryo_faults::Point;
+
 use crate::error::{ContainerError, Context, Result};
-use crate::store::{Record, Store, START_SOCKET};
+use crate::store::{Locked, Pending, Record, Store, FROZEN_FILE, START_SOCKET};
 
 /// Lets the init exec the user's program.
 pub fn start(store: &Store, id: &str) -> Result<()> {
@@ -23,6 +26,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
     if rec.frozen_until_start {
         // Restored by create: its processes exist already, frozen.
         cryo_cgroups::from_paths(rec.cgroup_paths.clone())?.thaw()?;
+        // A crash from here on: the thawed cgroup shows it started.
         rec.started = true;
         rec.frozen_until_start = false;
         locked.save(&rec)?;
@@ -43,6 +47,8 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
             String::from_utf8_lossy(&buf[..n])
         )));
     }
+    // A crash from here on: the init's new executable shows it started.
+    cryo_faults::point(Point::StartAfterExec);
     rec.started = true;
     locked.save(&rec)?;
     let _ = std::fs::remove_file(&sock_path);
@@ -54,6 +60,7 @@ pub fn state(store: &Store, id: &str) -> Result<State> {
     cryo_oci::validate_id(id)?;
     let dir = store.dir(id);
     let rec = crate::store::read_record(&dir)?;
+    recover_frozen_unlocked(store, id, &rec);
     // runc leaves `owner` empty in `state` (only `list` fills it in).
     Ok(rec.state(String::new()))
 }
@@ -63,10 +70,44 @@ pub fn list(store: &Store) -> Result<Vec<State>> {
     for id in store.ids()? {
         let dir = store.dir(&id);
         if let Ok(rec) = crate::store::read_record(&dir) {
+            recover_frozen_unlocked(store, &id, &rec);
             out.push(rec.state(crate::store::owner_of(&dir)));
         }
     }
     Ok(out)
+}
+
+/// [`recover_frozen`] for the verbs that read state without the lock
+/// (`state`, `list`): only if a freeze mark is there and no verb holds the
+/// lock (a checkpoint in progress does).
+fn recover_frozen_unlocked(store: &Store, id: &str, rec: &Record) {
+    if !store.dir(id).join(FROZEN_FILE).exists() {
+        return;
+    }
+    if let Some(locked) = store.try_lock(id) {
+        recover_frozen(&locked, rec);
+    }
+}
+
+/// Undoes the freeze of a checkpoint that was killed before it thawed the
+/// container (the freeze mark is there though nobody holds the lock):
+/// thaws the cgroup once the CRIU it started is gone too. A CRIU whose
+/// client died stops at its next notification and resumes the tasks;
+/// until then the container shows `paused`. A container the user paused
+/// is never marked, so it stays paused.
+pub fn recover_frozen(locked: &Locked, rec: &Record) {
+    let Some(mark) = locked.frozen_mark() else {
+        return;
+    };
+    if mark.criu.is_some_and(|c| c.alive()) {
+        return;
+    }
+    let thawed = cryo_cgroups::from_paths(rec.cgroup_paths.clone())
+        .map(|cg| cg.thaw().is_ok())
+        .unwrap_or(false);
+    if thawed {
+        let _ = locked.clear_frozen();
+    }
 }
 
 /// Parses `9`, `KILL`, `SIGKILL`, `sigkill`.
@@ -149,12 +190,104 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
 }
 
 /// Removes the state directory of `id` if it has no state file and no
-/// verb is working on it, with anything a killed restore left mounted in it.
+/// verb is working on it, with what the killed create or restore recorded
+/// in `pending.json`: its processes, cgroup and CRIU's cgroup yard, and
+/// anything mounted in the directory (CRIU's root).
 fn remove_stale_dir(store: &Store, id: &str) {
     if let Some(locked) = store.lock_stale(id) {
-        let _ = cryo_sys::mount::umount_detach(&locked.dir.join("criu-root"));
+        if let Some(pending) = locked.pending() {
+            remove_pending(&pending);
+        }
         let _ = locked.remove();
     }
+}
+
+/// How long a killed restore's CRIU gets to stop by itself.
+const CRIU_STOP_WAIT: Duration = Duration::from_secs(10);
+
+fn remove_pending(p: &Pending) {
+    // A restore's CRIU whose client is gone fails at its next notification
+    // and undoes its own work (restored tasks, cgroup yard); killing it
+    // mid-way would leave its mounts. Give it the time, then kill.
+    if let Some(criu) = p.criu {
+        let deadline = Instant::now() + CRIU_STOP_WAIT;
+        while criu.alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    if !p.cgroup_paths.is_empty() {
+        if let Ok(cg) = cryo_cgroups::from_paths(p.cgroup_paths.clone()) {
+            let _ = kill_and_remove_cgroup(&*cg);
+        }
+    }
+    if let Some(work) = &p.criu_work {
+        remove_criu_yards(work);
+    }
+}
+
+/// Kills every process of a cgroup (frozen meanwhile, so none forks away;
+/// thawed for SIGKILL to act) and removes it, retrying while the
+/// processes die.
+pub fn kill_and_remove_cgroup(cg: &dyn cryo_cgroups::CgroupDriver) -> Result<()> {
+    let _ = cg.freeze();
+    for pid in cg.processes().unwrap_or_default() {
+        let _ = p::kill(pid, libc::SIGKILL);
+    }
+    let _ = cg.thaw();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match cg.destroy() {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() > deadline => return Err(e.into()),
+            Err(_) => {
+                for pid in cg.processes().unwrap_or_default() {
+                    let _ = p::kill(pid, libc::SIGKILL);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// Unmounts and removes the cgroup yards (`.criu.cgyard.XXXXXX`, a tmpfs
+/// with the cgroup hierarchies mounted in it) a CRIU killed while it
+/// restored left in its work directory `work`. Yards of a CRIU that still
+/// works there (its cwd is `work`) cannot be told apart from the dead
+/// one's: while one runs, nothing is touched.
+pub fn remove_criu_yards(work: &Path) {
+    let Ok(mounts) = cryo_sys::mount::mount_points_under(work) else {
+        return;
+    };
+    let yards: Vec<PathBuf> = mounts
+        .into_iter()
+        .filter(|m| {
+            m.parent() == Some(work)
+                && m.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(".criu.cgyard."))
+        })
+        .collect();
+    if yards.is_empty() || process_works_in(work) {
+        return;
+    }
+    for y in yards {
+        if cryo_sys::mount::unmount_all_under(&y).is_ok() {
+            let _ = std::fs::remove_dir(&y);
+        }
+    }
+}
+
+/// Whether a process has `dir` as its working directory.
+fn process_works_in(dir: &Path) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    procs.flatten().any(|e| {
+        e.file_name()
+            .to_str()
+            .is_some_and(|n| n.parse::<u32>().is_ok())
+            && std::fs::read_link(e.path().join("cwd")).is_ok_and(|cwd| cwd == dir)
+    })
 }
 
 /// poststart and poststop hooks: a failure is a warning, not an error.
@@ -208,14 +341,17 @@ fn destroy(rec: &Record) -> Result<()> {
         // Without a pid namespace of its own, the init's death kills nothing else.
         let _ = signal_all(rec, libc::SIGKILL);
     }
+    cryo_faults::point(Point::DeleteAfterKill);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match cg.destroy() {
-            Ok(()) => return Ok(()),
+            Ok(()) => break,
             Err(e) if Instant::now() > deadline => return Err(e.into()),
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
     }
+    cryo_faults::point(Point::DeleteAfterCgroup);
+    Ok(())
 }
 
 /// `run` in the foreground: forwards signals to the init and returns its

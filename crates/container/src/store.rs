@@ -1,6 +1,17 @@
 //! The state store: one directory per container under the state root
 //! (`/run/cryo/<id>`), holding `state.json` (written atomically), a lock
 //! file that serialises verbs on the container, and the start socket.
+//!
+//! Two more files make a crash of cryo (SIGKILL, OOM) recoverable:
+//!
+//! * `pending.json`, written by create and restore before they make
+//!   anything outside the directory (the cgroup, CRIU's mounts): a
+//!   directory without `state.json` but with it is what a killed create or
+//!   restore left, and `delete` removes what it names ([`Pending`]);
+//! * `frozen-by-checkpoint.json`, written before a checkpoint freezes the
+//!   container and removed when it thaws it: a checkpoint that died in
+//!   between left the container frozen, and the next verb (or `state`)
+//!   thaws it once CRIU is gone too ([`Frozen`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -16,6 +27,53 @@ use crate::error::{ContainerError, Context, Result};
 pub const STATE_FILE: &str = "state.json";
 pub const LOCK_FILE: &str = "lock";
 pub const START_SOCKET: &str = "start.sock";
+pub const PENDING_FILE: &str = "pending.json";
+pub const FROZEN_FILE: &str = "frozen-by-checkpoint.json";
+
+/// A process named so that pid reuse is noticed: its pid and its start
+/// time (field 22 of /proc/<pid>/stat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessId {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
+impl ProcessId {
+    /// `pid` as it is now, if it exists.
+    pub fn of(pid: i32) -> Option<ProcessId> {
+        cryo_sys::process::proc_start_time(pid).map(|(start_time, _)| ProcessId { pid, start_time })
+    }
+
+    /// Whether this very process still runs (not a zombie, not a new
+    /// process under the same pid).
+    pub fn alive(&self) -> bool {
+        matches!(cryo_sys::process::proc_start_time(self.pid),
+            Some((t, zombie)) if t == self.start_time && !zombie)
+    }
+}
+
+/// What a create or restore in progress has made outside its state
+/// directory, for `delete` to remove if it is killed before `state.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Pending {
+    /// Controller → cgroup directory (written before the cgroup is made).
+    pub cgroup_paths: BTreeMap<String, PathBuf>,
+    /// A restore's CRIU work directory: CRIU mounts its cgroup yard
+    /// (`.criu.cgyard.*`) there while it restores.
+    #[serde(default)]
+    pub criu_work: Option<PathBuf>,
+    /// A restore's CRIU, once started.
+    #[serde(default)]
+    pub criu: Option<ProcessId>,
+}
+
+/// A checkpoint froze the container (it was not paused before); `criu` is
+/// the CRIU dumping it, once started.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Frozen {
+    #[serde(default)]
+    pub criu: Option<ProcessId>,
+}
 
 /// What cryo remembers about a container between verbs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +99,11 @@ pub struct Record {
     pub own_pid_ns: bool,
     /// Controller → cgroup directory.
     pub cgroup_paths: BTreeMap<String, PathBuf>,
+    /// Device and inode of the init's executable before `start` (cryo's
+    /// own image): once they differ the init has exec'd the program,
+    /// whatever `started` says (a `start` killed before it recorded it).
+    #[serde(default)]
+    pub init_exe: Option<(u64, u64)>,
     /// The config the container was created from.
     pub config: oci_spec::runtime::Spec,
 }
@@ -52,15 +115,33 @@ impl Record {
             Some((start, zombie)) if start == self.init_start_time && !zombie => {}
             _ => return Status::Stopped,
         }
-        if !self.started {
+        let cgroup = cryo_cgroups::from_paths(self.cgroup_paths.clone()).ok();
+        let frozen = || {
+            cgroup
+                .as_ref()
+                .is_some_and(|cg| cg.is_frozen().unwrap_or(false))
+        };
+        if !self.started && !self.start_happened(&frozen) {
             return Status::Created;
         }
-        if let Ok(cg) = cryo_cgroups::from_paths(self.cgroup_paths.clone()) {
-            if cg.is_frozen().unwrap_or(false) {
-                return Status::Paused;
-            }
+        if frozen() {
+            return Status::Paused;
         }
         Status::Running
+    }
+
+    /// Whether `start` did its work though the record does not say so (it
+    /// was killed between letting the container go and saving that): the
+    /// init runs another executable than the one it was created with, or
+    /// the cgroup of a container restored by `create` is thawed.
+    fn start_happened(&self, frozen: &dyn Fn() -> bool) -> bool {
+        if self.frozen_until_start {
+            return !frozen();
+        }
+        match self.init_exe {
+            Some(exe) => exe_of(self.init_pid).is_some_and(|now| now != exe),
+            None => false,
+        }
     }
 
     /// runc's state document.
@@ -82,6 +163,13 @@ impl Record {
             owner,
         }
     }
+}
+
+/// Device and inode of the executable process `pid` runs.
+pub fn exe_of(pid: i32) -> Option<(u64, u64)> {
+    fs::metadata(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 /// The state root directory.
@@ -163,6 +251,16 @@ impl Store {
         (!dir.join(STATE_FILE).exists()).then_some(Locked { dir, _lock: lock })
     }
 
+    /// Locks `id` without waiting; None if a verb holds it (or it is gone).
+    pub fn try_lock(&self, id: &str) -> Option<Locked> {
+        cryo_oci::validate_id(id).ok()?;
+        let dir = self.dir(id);
+        let file = open_lock_file(&dir).ok()?;
+        let lock =
+            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).ok()?;
+        Some(Locked { dir, _lock: lock })
+    }
+
     /// Ids of every container in the root, sorted.
     pub fn ids(&self) -> Result<Vec<String>> {
         let mut ids = Vec::new();
@@ -202,24 +300,88 @@ fn lock_dir(dir: PathBuf) -> Result<Locked> {
 }
 
 impl Locked {
+    /// The record; a freeze a killed checkpoint left is undone first (see
+    /// [`crate::lifecycle::recover_frozen`]).
     pub fn load(&self) -> Result<Record> {
-        read_record(&self.dir)
+        let rec = read_record(&self.dir)?;
+        crate::lifecycle::recover_frozen(self, &rec);
+        Ok(rec)
     }
 
     /// Writes state.json atomically (temp file + fsync-free rename: /run is
-    /// tmpfs, and a torn write is impossible with rename).
+    /// tmpfs, and a torn write is impossible with rename). From then on the
+    /// record says what to remove, and `pending.json` goes.
     pub fn save(&self, rec: &Record) -> Result<()> {
         let bytes = serde_json::to_vec(rec).map_err(|e| ContainerError::Invalid(e.to_string()))?;
-        write_private(&self.dir.join(STATE_FILE), &bytes)
+        write_private(&self.dir.join(STATE_FILE), &bytes)?;
+        remove_if_exists(&self.dir.join(PENDING_FILE))
     }
 
-    /// Removes the container's directory (the lock goes with it).
+    /// Records what a create or restore is about to make outside the
+    /// directory (before it makes it).
+    pub fn save_pending(&self, pending: &Pending) -> Result<()> {
+        let bytes =
+            serde_json::to_vec(pending).map_err(|e| ContainerError::Invalid(e.to_string()))?;
+        write_private(&self.dir.join(PENDING_FILE), &bytes)
+    }
+
+    /// What a killed create or restore recorded (None if nothing, or
+    /// unreadable: then there is nothing to go by).
+    pub fn pending(&self) -> Option<Pending> {
+        let bytes = fs::read(self.dir.join(PENDING_FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Records that a checkpoint froze the container (before it freezes
+    /// it), and later which CRIU works on it.
+    pub fn mark_frozen(&self, frozen: &Frozen) -> Result<()> {
+        let bytes =
+            serde_json::to_vec(frozen).map_err(|e| ContainerError::Invalid(e.to_string()))?;
+        write_private(&self.dir.join(FROZEN_FILE), &bytes)
+    }
+
+    /// The freeze of a checkpoint is undone (or the container is gone).
+    pub fn clear_frozen(&self) -> Result<()> {
+        remove_if_exists(&self.dir.join(FROZEN_FILE))
+    }
+
+    /// The mark of a checkpoint's freeze, if there is one (an unreadable
+    /// one counts, without CRIU).
+    pub fn frozen_mark(&self) -> Option<Frozen> {
+        match fs::read(self.dir.join(FROZEN_FILE)) {
+            Ok(b) => Some(serde_json::from_slice(&b).unwrap_or_default()),
+            Err(_) => None,
+        }
+    }
+
+    /// Removes the container's directory (the lock goes with it). Anything
+    /// mounted below it (CRIU's root of a restore, a cgroup yard) is
+    /// unmounted first; if that fails the directory stays: a recursive
+    /// removal must never reach into another filesystem (the rootfs bound
+    /// at criu-root would be emptied).
     pub fn remove(self) -> Result<()> {
+        cryo_sys::mount::unmount_all_under(&self.dir).map_err(|(at, e)| {
+            ContainerError::Invalid(format!(
+                "{} is still mounted ({}): not removing {}",
+                at.display(),
+                crate::error::errno_text(e),
+                self.dir.display()
+            ))
+        })?;
         match fs::remove_dir_all(&self.dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e).ctx(|| format!("remove {}", self.dir.display())),
         }
+    }
+
+    /// In a child forked while the lock is held (a container's init, an
+    /// exec's stage 1): closes the child's copy of the lock's fd without
+    /// releasing the parent's lock. Otherwise a child outliving a killed
+    /// parent keeps the container locked, and nothing can clean it up.
+    pub fn close_in_child(&self) {
+        use std::os::fd::AsRawFd;
+        cryo_sys::fd::close_inherited(self._lock.as_raw_fd());
     }
 
     /// Owner of the state directory, as a user name when known (runc's `owner`).
@@ -244,6 +406,14 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes)
         .ctx(|| format!("write {}", tmp.display()))?;
     fs::rename(&tmp, path).ctx(|| format!("rename {}", tmp.display()))
+}
+
+fn remove_if_exists(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).ctx(|| format!("remove {}", path.display())),
+    }
 }
 
 pub fn read_record(dir: &Path) -> Result<Record> {

@@ -28,6 +28,21 @@ pub fn clear_cloexec(fd: RawFd) -> Result<(), Errno> {
     fcntl(borrow(fd), FcntlArg::F_SETFD(FdFlag::empty())).map(drop)
 }
 
+/// Closes, in a forked child, an fd whose owner is a value of the parent's
+/// that the child never drops (it leaves by exec or `_exit`): a lock file's
+/// fd, so the child does not keep the lock alive should the parent die.
+/// Unlike dropping the owner, this does not release the lock the parent
+/// holds (flock(2) locks go with the last fd of the open file, or an
+/// explicit unlock).
+pub fn close_inherited(fd: RawFd) {
+    // SAFETY: close(2) takes an integer; the value owning `fd` in this
+    // (forked) process is never used or dropped again, so nothing uses the
+    // number after it is closed.
+    unsafe {
+        libc::close(fd);
+    }
+}
+
 /// Duplicates `fd` onto `target` (dup2), leaving `target` inheritable.
 pub fn dup_onto(fd: RawFd, target: RawFd) -> Result<(), Errno> {
     // SAFETY: dup2 takes integers only.

@@ -34,6 +34,68 @@ pub fn umount_detach(target: &Path) -> Result<(), Errno> {
     nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH)
 }
 
+/// Mount points of our mount namespace at or below `dir`, deepest first
+/// (the order to unmount them in), read from /proc/self/mountinfo.
+pub fn mount_points_under(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let mut out: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mountinfo(p)))
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    out.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    out.dedup();
+    Ok(out)
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space, ...).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            .map(|d| d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0')))
+            .and_then(|v| u8::try_from(v).ok());
+        match octal {
+            Some(c) => {
+                out.push(c);
+                i += 4;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Unmounts (detached) everything mounted at or below `dir`, deepest first,
+/// and checks nothing is left: a directory that is about to be removed
+/// recursively must not have another filesystem (a container's rootfs, a
+/// cgroup hierarchy) under it. Errors name the mount that stayed.
+pub fn unmount_all_under(dir: &Path) -> Result<(), (PathBuf, Errno)> {
+    let list = |dir: &Path| mount_points_under(dir).map_err(|e| (dir.to_path_buf(), io_errno(&e)));
+    for m in list(dir)? {
+        match umount_detach(&m) {
+            Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err((m, e)),
+        }
+    }
+    match list(dir)?.into_iter().next() {
+        Some(left) => Err((left, Errno::EBUSY)),
+        None => Ok(()),
+    }
+}
+
+fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
 /// The path that names an open fd for mount(2): `/proc/self/fd/N`.
 pub fn fd_path(fd: &impl AsRawFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
@@ -336,4 +398,14 @@ pub fn detached_mount(
     }
     // SAFETY: `m` is a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(m as libc::c_int) })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(super::unescape_mountinfo("/a\\040b\\011c"), "/a b\tc");
+        assert_eq!(super::unescape_mountinfo("/x\\04"), "/x\\04");
+        assert_eq!(super::unescape_mountinfo("/plain"), "/plain");
+    }
 }

@@ -64,6 +64,19 @@ pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
     Errno::result(unsafe { libc::kill(pid, sig) }).map(drop)
 }
 
+/// Kills the calling process with SIGKILL, at once: no destructor, atexit
+/// handler or buffered output runs (the test-only fault points of
+/// cryo-faults, which stand for a crash or an OOM kill).
+pub fn kill_self() -> ! {
+    // SAFETY: getpid(2) has no arguments and cannot fail; kill(2) has no
+    // memory arguments. SIGKILL of ourselves does not return.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    // Not reached; if it were, aborting is the nearest thing to SIGKILL.
+    std::process::abort()
+}
+
 /// Waits for a child; returns its exit code, or 128+signal like a shell.
 pub fn wait_child(pid: i32) -> Result<i32, Errno> {
     use nix::sys::wait::{waitpid, WaitStatus};

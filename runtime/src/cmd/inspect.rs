@@ -53,6 +53,11 @@ impl Args {
     }
 }
 
+/// A checkpoint that never finished is refused (see cryo_checkpoint::marker).
+fn check_finished(images: &std::path::Path) -> Result<(), String> {
+    cryo_checkpoint::marker::check(images, cryo_checkpoint::marker::Use::Inspect).map_err(err)
+}
+
 pub fn run(a: &Args) -> Outcome {
     let path = absolute(&a.image_dir);
     let opts = InspectOptions {
@@ -71,6 +76,7 @@ pub fn run(a: &Args) -> Outcome {
             .map_err(err)
             .and_then(|meta| {
                 let images = dest.join(cryo_checkpoint::archive::IMAGES);
+                check_finished(&images)?;
                 cryo_images::inspect(&images, &opts)
                     .map_err(err)
                     .map(|r| (r, meta))
@@ -80,6 +86,7 @@ pub fn run(a: &Args) -> Outcome {
         report.image_dir = path.display().to_string();
         (report, Some(meta))
     } else {
+        check_finished(&path)?;
         (cryo_images::inspect(&path, &opts).map_err(err)?, None)
     };
     let text = match a.format {
