@@ -2,7 +2,7 @@
 #
 #   make deps    install Debian packages + CRIU 4.x (scripts/install-deps.sh)
 #   make build   deps, cargo build --release, install target/release/cryo to /usr/local/bin/cryo
-#   make test    build, cargo test (e2e tests use CRYO_BIN), then integration/run.sh
+#   make test    build, cargo test (e2e tests use CRYO_BIN), then integration/run.sh, then a leak check
 #   make demo    build, then scripts/demo.sh (container lifecycle walkthrough)
 #   make bench   build, then bench/lifecycle.py: cryo vs runc vs crun (bench/results/)
 #   make clean   cargo clean
@@ -20,6 +20,9 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 CRYO_BIN := $(TARGET_DIR)/release/cryo
+# Built with the workspace; `make test` runs it around the suite.
+LEAK_CHECK := $(TARGET_DIR)/release/leak-check
+LEAK_SNAPSHOT := $(TARGET_DIR)/leak-snapshot.txt
 export RUST_TEST_THREADS ?= 2
 
 .PHONY: deps build test demo bench clean require-root require-cargo
@@ -43,15 +46,20 @@ build: deps require-cargo
 	install -D -m 0755 $(CRYO_BIN) $(PREFIX)/bin/cryo
 
 # cargo test and the integration suite both run even if the other fails; the
-# target fails if either did.
+# target fails if either did, or if they left anything behind (leak-check:
+# mounts, cgroups, network namespaces, runtime/CRIU/container processes,
+# state files that were not there before).
 test: require-root build
 	@rc=0; \
+	$(LEAK_CHECK) snapshot $(LEAK_SNAPSHOT) || exit 1; \
 	echo "+ CRYO_BIN=$(CRYO_BIN) RUST_TEST_THREADS=$(RUST_TEST_THREADS) $(CARGO) test --release --workspace --no-fail-fast"; \
 	CRYO_BIN=$(CRYO_BIN) $(CARGO) test --release --workspace --no-fail-fast || rc=1; \
 	if [ -f integration/run.sh ]; then \
 	  echo "+ CRYO_BIN=$(CRYO_BIN) bash integration/run.sh"; \
 	  CRYO_BIN=$(CRYO_BIN) bash integration/run.sh || rc=1; \
 	fi; \
+	echo "+ $(LEAK_CHECK) compare $(LEAK_SNAPSHOT)"; \
+	$(LEAK_CHECK) compare $(LEAK_SNAPSHOT) || rc=1; \
 	exit $$rc
 
 demo: require-root build
