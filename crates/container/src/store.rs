@@ -175,9 +175,7 @@ impl Store {
         if !dir.is_dir() || dir.join(STATE_FILE).exists() {
             return None;
         }
-        // No lock file: a create is about to make it, or a delete removed
-        // it; neither is stale.
-        let file = open_lock_file(&dir, false).ok()?;
+        let file = open_lock_file(&dir, true).ok()?;
         let lock =
             nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).ok()?;
         (!dir.join(STATE_FILE).exists()).then_some(Locked { dir, _lock: lock })
@@ -244,10 +242,18 @@ impl Locked {
 
     /// Removes the container's directory (the lock goes with it).
     pub fn remove(self) -> Result<()> {
-        match fs::remove_dir_all(&self.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).ctx(|| format!("remove {}", self.dir.display())),
+        let mut tries = 0;
+        loop {
+            match fs::remove_dir_all(&self.dir) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                // A racing `delete` looking for a stale directory may have
+                // made a lock file in it meanwhile: remove that too.
+                Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && tries < 10 => {
+                    tries += 1;
+                }
+                Err(e) => return Err(e).ctx(|| format!("remove {}", self.dir.display())),
+            }
         }
     }
 
