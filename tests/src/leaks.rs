@@ -115,6 +115,38 @@ impl Snapshot {
     }
 }
 
+/// The leaks as lines to print. What lies below a new state directory is
+/// counted on the directory's line rather than listed (a bundle left
+/// behind is one line, not its whole rootfs).
+pub fn report_lines(leaks: &[Item]) -> Vec<String> {
+    let new_dirs: BTreeSet<&Path> = leaks
+        .iter()
+        .filter(|i| i.kind == STATE)
+        .map(|i| Path::new(&i.key))
+        .collect();
+    // The top-most new directory above `p`, if any.
+    fn top_of<'a>(new_dirs: &BTreeSet<&'a Path>, p: &'a Path) -> Option<&'a Path> {
+        p.ancestors()
+            .skip(1)
+            .filter(|a| new_dirs.contains(a))
+            .last()
+    }
+    let mut below: BTreeMap<&Path, usize> = BTreeMap::new();
+    for i in leaks.iter().filter(|i| i.kind == STATE) {
+        if let Some(top) = top_of(&new_dirs, Path::new(&i.key)) {
+            *below.entry(top).or_insert(0) += 1;
+        }
+    }
+    leaks
+        .iter()
+        .filter(|i| i.kind != STATE || top_of(&new_dirs, Path::new(&i.key)).is_none())
+        .map(|i| match below.get(Path::new(&i.key)) {
+            Some(n) if i.kind == STATE => format!("{i} (and {n} more below it)"),
+            _ => i.to_string(),
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------------------
 // Mounts
 // ---------------------------------------------------------------------------
@@ -531,6 +563,26 @@ mod tests {
         let back = Snapshot::from_text(&s.to_text()).expect("parses");
         assert_eq!(back, s);
         assert!(Snapshot::from_text("just one field\n").is_err());
+    }
+
+    #[test]
+    fn report_lines_fold_what_is_below_a_new_state_directory() {
+        let leaks = vec![
+            Item::new(CGROUP, "/sys/fs/cgroup/memory/cryo/x", ""),
+            Item::new(STATE, "/run/cryo/a", ""),
+            Item::new(STATE, "/run/cryo/a/lock", ""),
+            Item::new(STATE, "/run/cryo/a/rootfs", ""),
+            Item::new(STATE, "/run/cryo/a/rootfs/bin", ""),
+            Item::new(STATE, "/run/cryo/b", ""),
+        ];
+        assert_eq!(
+            report_lines(&leaks),
+            vec![
+                "cgroup: /sys/fs/cgroup/memory/cryo/x",
+                "state file: /run/cryo/a (and 3 more below it)",
+                "state file: /run/cryo/b",
+            ]
+        );
     }
 
     #[test]

@@ -544,6 +544,11 @@ impl Runtime {
 /// temp dir, so `leak-check` reports it.
 impl Drop for Runtime {
     fn drop(&mut self) {
+        // Migrations make their work directory on demand and leave it
+        // (empty) like the root itself: that is not left behind.
+        let work = self.root.path().join("@migrate");
+        let _ = std::fs::remove_dir(work.join("bundles"));
+        let _ = std::fs::remove_dir(work);
         let left = std::fs::read_dir(self.root.path()).map_or(0, |d| d.count());
         if left > 0 {
             eprintln!(

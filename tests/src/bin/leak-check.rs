@@ -66,7 +66,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 "leak-check: {} things left behind since the snapshot in {file}:",
                 leaks.len()
             );
-            for l in &leaks {
+            for l in cryo_e2e::leaks::report_lines(&leaks) {
                 println!("  {l}");
             }
             Ok(ExitCode::from(1))
