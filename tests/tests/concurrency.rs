@@ -148,6 +148,44 @@ fn clear_error(out: &Out) -> String {
     msg
 }
 
+/// Whether a failed checkpoint hit the kernel's limit on file descriptors
+/// in flight over unix sockets. The count is per user (root, for every
+/// runtime and CRIU on the host) and is checked against the container
+/// task's RLIMIT_NOFILE, as CRIU's parasite in the container (no
+/// CAP_SYS_RESOURCE) sends the task's fds: while more than 1024 are in
+/// flight anywhere on the host (other dumps and restores at once), a dump
+/// fails with "Can't retrieve FD from socket" / "send_fds failed (-109)"
+/// (ETOOMANYREFS), and leaves the container as it was.
+fn hit_inflight_fd_limit(out: &Out) -> bool {
+    !out.success()
+        && (out.stderr.contains("Can't retrieve FD") || out.stderr.contains("send_fds failed"))
+}
+
+/// `checkpoint ARGS...`, once more (up to three tries) when it failed on
+/// the in-flight fd limit; that failure must be a clear one, and the
+/// container still there.
+fn checkpoint(cli: &Cli, args: &[&str], id: &str) -> Out {
+    let mut full = vec!["checkpoint"];
+    full.extend_from_slice(args);
+    full.push(id);
+    let mut out = cli.run(&full);
+    for _ in 0..2 {
+        if !hit_inflight_fd_limit(&out) {
+            break;
+        }
+        clear_error(&out);
+        let st = cli.status(id);
+        assert!(
+            matches!(st.as_deref(), Some("running") | Some("paused")),
+            "a dump that failed left {id} {st:?}\n{out}"
+        );
+        eprintln!("{id}: checkpoint hit the in-flight fd limit; again");
+        std::thread::sleep(Duration::from_millis(200));
+        out = cli.run(&full);
+    }
+    out
+}
+
 /// Small pseudo-random delays (xorshift, seeded from the clock).
 struct Jitter(u64);
 
@@ -226,7 +264,8 @@ fn full_cycle(cli: &Cli, b: &Bundle, id: &str, img: &Path) -> Duration {
     cli.ok_detached(&["create", "--bundle", b.path_str(), id]);
     cli.ok(&["start", id]);
     wait_counter(b, 2);
-    cli.ok(&["checkpoint", "--image-path", path_str(img), id]);
+    let out = checkpoint(cli, &["--image-path", path_str(img)], id);
+    assert!(out.success(), "checkpoint failed\n{out}");
     let at = read_counter(b);
     assert_eq!(cli.status(id), None, "{id} still exists after checkpoint");
     cli.ok_detached(&[
@@ -592,7 +631,8 @@ fn two_restores_of_one_id() {
             .prefix("cryo-e2e-img-rr.")
             .tempdir()
             .expect("image dir");
-        cli.ok(&["checkpoint", "--image-path", path_str(img.path()), &id]);
+        let out = checkpoint(&cli, &["--image-path", path_str(img.path())], &id);
+        assert!(out.success(), "round {round}: checkpoint failed\n{out}");
         let at = read_counter(&b);
         let restore = || {
             cli.run_detached(&[
@@ -644,13 +684,11 @@ fn checkpoint_racing_pause_and_resume() {
         let (ck, (pause, resume)) = race(
             j.ms(30),
             || {
-                cli.run(&[
-                    "checkpoint",
-                    "--leave-running",
-                    "--image-path",
-                    path_str(img.path()),
+                checkpoint(
+                    &cli,
+                    &["--leave-running", "--image-path", path_str(img.path())],
                     &id,
-                ])
+                )
             },
             j.ms(30),
             || {
