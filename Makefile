@@ -3,7 +3,7 @@
 #   make deps    install Debian packages + CRIU 4.x (scripts/install-deps.sh)
 #   make build   deps, cargo build --release, install target/release/cryo to /usr/local/bin/cryo
 #   make test    build, the fault-injection test binary, cargo test (e2e tests
-#                use CRYO_BIN and CRYO_FAULT_BIN), then integration/run.sh
+#                use CRYO_BIN and CRYO_FAULT_BIN), then integration/run.sh, then a leak check
 #   make demo    build, then scripts/demo.sh (container lifecycle walkthrough)
 #   make bench   build, then bench/{lifecycle,checkpoint,migrate}.py: cryo vs runc vs crun (bench/results/)
 #   make clean   cargo clean
@@ -26,6 +26,9 @@ CRYO_BIN := $(TARGET_DIR)/release/cryo
 # --features in one cargo call of its own keeps the feature out of
 # target/release/cryo (cargo unifies features per build, not per binary).
 CRYO_FAULT_BIN := $(TARGET_DIR)/fault-injection/cryo
+# Built with the workspace; `make test` runs it around the suite.
+LEAK_CHECK := $(TARGET_DIR)/release/leak-check
+LEAK_SNAPSHOT := $(TARGET_DIR)/leak-snapshot.txt
 export RUST_TEST_THREADS ?= 2
 
 .PHONY: deps build test demo bench clean require-root require-cargo
@@ -49,16 +52,21 @@ build: deps require-cargo
 	install -D -m 0755 $(CRYO_BIN) $(PREFIX)/bin/cryo
 
 # cargo test and the integration suite both run even if the other fails; the
-# target fails if either did.
+# target fails if either did, or if they left anything behind (leak-check:
+# mounts, cgroups, network namespaces, runtime/CRIU/container processes,
+# state files that were not there before).
 test: require-root build
 	$(CARGO) build --profile fault-injection -p cryo --features fault-injection
 	@rc=0; \
+	$(LEAK_CHECK) snapshot $(LEAK_SNAPSHOT) || exit 1; \
 	echo "+ CRYO_BIN=$(CRYO_BIN) CRYO_FAULT_BIN=$(CRYO_FAULT_BIN) RUST_TEST_THREADS=$(RUST_TEST_THREADS) $(CARGO) test --release --workspace --no-fail-fast"; \
 	CRYO_BIN=$(CRYO_BIN) CRYO_FAULT_BIN=$(CRYO_FAULT_BIN) $(CARGO) test --release --workspace --no-fail-fast || rc=1; \
 	if [ -f integration/run.sh ]; then \
 	  echo "+ CRYO_BIN=$(CRYO_BIN) bash integration/run.sh"; \
 	  CRYO_BIN=$(CRYO_BIN) bash integration/run.sh || rc=1; \
 	fi; \
+	echo "+ $(LEAK_CHECK) compare $(LEAK_SNAPSHOT)"; \
+	$(LEAK_CHECK) compare $(LEAK_SNAPSHOT) || rc=1; \
 	exit $$rc
 
 demo: require-root build

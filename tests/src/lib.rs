@@ -13,6 +13,10 @@
 //! * [`Container`]: a guard that runs `delete --force` on drop, so failing
 //!   tests do not leak containers, cgroups or mounts.
 //! * [`ConsoleSocket`]: receives the pty master sent via `--console-socket`.
+//! * [`leaks`]: what a run can leave on the host, snapshotted and compared
+//!   (`src/bin/leak-check.rs`, which `make test` runs around the suite).
+
+pub mod leaks;
 
 use std::cell::Cell;
 use std::ffi::OsStr;
@@ -556,6 +560,27 @@ impl Runtime {
             .collect();
         v.sort();
         v
+    }
+}
+
+/// A root that is not empty once the test is done holds something a verb
+/// left behind: it is kept (with a warning) rather than removed with the
+/// temp dir, so `leak-check` reports it.
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Migrations make their work directory on demand and leave it
+        // (empty) like the root itself: that is not left behind.
+        let work = self.root.path().join("@migrate");
+        let _ = std::fs::remove_dir(work.join("bundles"));
+        let _ = std::fs::remove_dir(work);
+        let left = std::fs::read_dir(self.root.path()).map_or(0, |d| d.count());
+        if left > 0 {
+            eprintln!(
+                "warning: runtime root {} still has {left} entries; kept for inspection",
+                self.root.path().display()
+            );
+            self.root.disable_cleanup(true);
+        }
     }
 }
 

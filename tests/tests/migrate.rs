@@ -296,6 +296,12 @@ fn post_copy_migration_keeps_counting_on_the_destination() {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "left in {}: {left:?}", work.display());
+    // Deleting the migrated container removes the bundle it came with.
+    b.run_ok(&["delete", "--force", &c.id]);
+    assert!(
+        !copy.parent().is_some_and(Path::exists),
+        "the received bundle outlived its container"
+    );
 }
 
 #[test]

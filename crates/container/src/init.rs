@@ -109,13 +109,25 @@ fn stage1_inner(mut plan: InitPlan, sync: &SyncSocket) -> InitResult<()> {
     if ns.new_flags & CLONE_NEWTIME != 0 {
         write_time_offsets(plan.spec)?;
     }
+    // Stage 1 and the init both write to the one sync socket, and the
+    // parent must read the init's pid before anything the init says: the
+    // init waits until stage 1 is done (its end of this pipe closed).
+    // Without this, a stage 1 descheduled right after the fork (many
+    // creates at once on few cores) let "ready" arrive first, and create
+    // failed with "container init did not report its pid".
+    let (pid_sent_r, pid_sent_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| errno("create pipe", e))?;
     match p::fork_sibling().map_err(|e| errno("fork container init", e))? {
         p::Forked::Parent(pid) => {
+            drop(pid_sent_r);
             sync.send(&format!("pid {}", pid.as_raw()))
                 .map_err(|e| e.to_string())?;
+            drop(pid_sent_w);
             Ok(())
         }
         p::Forked::Child => {
+            drop(pid_sent_w);
+            wait_closed(pid_sent_r);
             let code = match stage2(
                 plan,
                 ns.new_user || ns.join_user.is_some(),
@@ -130,6 +142,17 @@ fn stage1_inner(mut plan: InitPlan, sync: &SyncSocket) -> InitResult<()> {
                 }
             };
             p::exit_now(code)
+        }
+    }
+}
+
+/// Blocks until every writer of the pipe `r` has closed it.
+fn wait_closed(r: OwnedFd) {
+    let mut buf = [0u8; 1];
+    loop {
+        match nix::unistd::read(&r, &mut buf) {
+            Err(nix::errno::Errno::EINTR) | Ok(1..) => continue,
+            Ok(0) | Err(_) => return,
         }
     }
 }

@@ -34,13 +34,30 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         return Ok(());
     }
     let sock_path = locked.dir.join(START_SOCKET);
-    let conn =
-        cryo_sys::socket::connect(&sock_path, true).ctx(|| "connect to container init".into())?;
-    cryo_sys::socket::send(&conn, b"start").ctx(|| "signal container init".into())?;
+    // An init killed meanwhile (a racing `kill`) stops answering: once it
+    // is gone (a moment at most), say so.
+    let stopped_or = |e: ContainerError| {
+        if let Ok(fd) = p::pidfd_open(rec.init_pid) {
+            let _ = p::pidfd_wait(&fd, 500);
+        }
+        if rec.status() == Status::Stopped {
+            ContainerError::StartStopped
+        } else {
+            e
+        }
+    };
+    let conn = cryo_sys::socket::connect(&sock_path, true)
+        .ctx(|| "connect to container init".into())
+        .map_err(stopped_or)?;
+    cryo_sys::socket::send(&conn, b"start")
+        .ctx(|| "signal container init".into())
+        .map_err(stopped_or)?;
     // The init's end closes on a successful exec (close-on-exec); otherwise
     // it sends the reason first.
     let mut buf = vec![0u8; 4096];
-    let n = cryo_sys::socket::recv(&conn, &mut buf).ctx(|| "wait for container init".into())?;
+    let n = cryo_sys::socket::recv(&conn, &mut buf)
+        .ctx(|| "wait for container init".into())
+        .map_err(stopped_or)?;
     if n > 0 {
         return Err(ContainerError::Init(format!(
             "unable to start container process: {}",

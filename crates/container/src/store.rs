@@ -225,15 +225,33 @@ impl Store {
     pub fn lock(&self, id: &str) -> Result<Locked> {
         cryo_oci::validate_id(id)?;
         let dir = self.dir(id);
-        if !dir.join(STATE_FILE).exists() {
-            return Err(ContainerError::NotExist);
+        loop {
+            if !dir.join(STATE_FILE).exists() {
+                return Err(ContainerError::NotExist);
+            }
+            // The lock file exists as long as the container does. Opening
+            // it without O_CREAT: a lock file made in a directory that a
+            // delete is removing would make the delete fail (not empty).
+            let file = match open_lock_file(&dir, false) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(ContainerError::NotExist)
+                }
+                Err(e) => return Err(e).ctx(|| format!("open lock in {}", dir.display())),
+            };
+            let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+                .map_err(|(_, e)| e)
+                .ctx(|| format!("lock {}", dir.display()))?;
+            // A concurrent delete may have removed it while we waited, and
+            // a create may have made another container of that id since:
+            // its lock is another file, so look again.
+            if !dir.join(STATE_FILE).exists() {
+                return Err(ContainerError::NotExist);
+            }
+            if is_lock_of(&lock, &dir) {
+                return Ok(Locked { dir, _lock: lock });
+            }
         }
-        let locked = lock_dir(dir)?;
-        // A concurrent delete may have removed it while we waited.
-        if !locked.dir.join(STATE_FILE).exists() {
-            return Err(ContainerError::NotExist);
-        }
-        Ok(locked)
     }
 
     /// Locks the directory of `id` if it exists without a state file and
@@ -245,7 +263,7 @@ impl Store {
         if !dir.is_dir() || dir.join(STATE_FILE).exists() {
             return None;
         }
-        let file = open_lock_file(&dir).ok()?;
+        let file = open_lock_file(&dir, true).ok()?;
         let lock =
             nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).ok()?;
         (!dir.join(STATE_FILE).exists()).then_some(Locked { dir, _lock: lock })
@@ -255,10 +273,10 @@ impl Store {
     pub fn try_lock(&self, id: &str) -> Option<Locked> {
         cryo_oci::validate_id(id).ok()?;
         let dir = self.dir(id);
-        let file = open_lock_file(&dir).ok()?;
+        let file = open_lock_file(&dir, false).ok()?;
         let lock =
             nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).ok()?;
-        Some(Locked { dir, _lock: lock })
+        is_lock_of(&lock, &dir).then_some(Locked { dir, _lock: lock })
     }
 
     /// Ids of every container in the root, sorted.
@@ -281,9 +299,9 @@ impl Store {
     }
 }
 
-fn open_lock_file(dir: &Path) -> std::io::Result<fs::File> {
+fn open_lock_file(dir: &Path, create: bool) -> std::io::Result<fs::File> {
     fs::OpenOptions::new()
-        .create(true)
+        .create(create)
         .truncate(false)
         .write(true)
         .mode(0o600)
@@ -291,8 +309,17 @@ fn open_lock_file(dir: &Path) -> std::io::Result<fs::File> {
         .open(dir.join(LOCK_FILE))
 }
 
+/// Whether `lock` is (still) the lock file of `dir`.
+fn is_lock_of(lock: &fs::File, dir: &Path) -> bool {
+    match (lock.metadata(), fs::metadata(dir.join(LOCK_FILE))) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Creates and locks the lock file of a new container directory.
 fn lock_dir(dir: PathBuf) -> Result<Locked> {
-    let file = open_lock_file(&dir).ctx(|| format!("open lock in {}", dir.display()))?;
+    let file = open_lock_file(&dir, true).ctx(|| format!("open lock in {}", dir.display()))?;
     let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
         .ctx(|| format!("lock {}", dir.display()))?;
@@ -368,10 +395,18 @@ impl Locked {
                 self.dir.display()
             ))
         })?;
-        match fs::remove_dir_all(&self.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).ctx(|| format!("remove {}", self.dir.display())),
+        let mut tries = 0;
+        loop {
+            match fs::remove_dir_all(&self.dir) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                // A racing `delete` looking for a stale directory may have
+                // made a lock file in it meanwhile: remove that too.
+                Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && tries < 10 => {
+                    tries += 1;
+                }
+                Err(e) => return Err(e).ctx(|| format!("remove {}", self.dir.display())),
+            }
         }
     }
 

@@ -35,6 +35,7 @@ use cryo_checkpoint::checkpoint::NetworkLock;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cryo_container::{ContainerError, Store};
 use serde::Serialize;
 
 pub use error::{MigrateError, Result};
@@ -181,6 +182,20 @@ impl Progress for Quiet {
 /// Idle timeout on the connection: the longest either side waits for the
 /// other while nothing else is going on.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `cryo delete`: the container, and the bundle a migration brought in for
+/// it (`<root>/@migrate/bundles/<id>`), which only that container used.
+/// Without this, received bundles stayed until the next `migrate-receive`
+/// swept them.
+pub fn delete(store: &Store, id: &str, force: bool) -> std::result::Result<(), ContainerError> {
+    let bundle = cryo_container::state(store, id).ok().map(|s| s.bundle);
+    cryo_container::delete(store, id, force)?;
+    let received = store.root().join(WORK_DIR).join("bundles").join(id);
+    if bundle.is_some_and(|b| b == received) {
+        let _ = std::fs::remove_dir_all(&received);
+    }
+    Ok(())
+}
 
 /// `<root>/@migrate`, private.
 pub(crate) fn work_root(state_root: &Path, explicit: Option<&Path>) -> Result<PathBuf> {

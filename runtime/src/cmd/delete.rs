@@ -13,7 +13,7 @@ pub struct Args {
 }
 
 pub fn run(store: &Store, args: &Args) -> Outcome {
-    match cryo_container::delete(store, &args.id, args.force) {
+    match cryo_migrate::delete(store, &args.id, args.force) {
         // As runc: `delete --force` of a container that is gone succeeds
         // (podman deletes after a checkpoint, which already removed it).
         Err(ContainerError::NotExist) if args.force => Ok(0),
