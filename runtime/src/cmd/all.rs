@@ -1,15 +1,10 @@
 //! Printing the per-container outcomes of `checkpoint --all` and
 //! `restore --all`.
 
+use cryo::cli::all::Format;
 use cryo_checkpoint::all::Outcome as One;
 
 use super::{write_stdout, Outcome};
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 /// Prints the outcomes; fails (exit 1) if any container failed.
 pub fn report(outcomes: &[One], format: Format, done: &str) -> Outcome {
