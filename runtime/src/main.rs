@@ -1,7 +1,7 @@
 //! `cryo`: an OCI container runtime with runc's command line.
 //!
-//! This binary only parses arguments (with the `cryo` library: src/lib.rs),
-//! calls the libraries and prints; every verb lives in its own module under
+//! This binary only parses arguments (with cryo-cli: crates/cli), calls the
+//! libraries and prints; every verb lives in its own module under
 //! `cmd/`.
 
 mod cmd;
@@ -10,10 +10,10 @@ mod progress;
 
 use std::process::ExitCode;
 
-use cryo::Command;
+use cryo_cli::Command;
 
 fn main() -> ExitCode {
-    let cli = match cryo::parse(std::env::args_os().collect()) {
+    let cli = match cryo_cli::parse(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(e) => {
             e.print();
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let Some(command) = &cli.command else {
-        let _ = cryo::command().print_help();
+        let _ = cryo_cli::command().print_help();
         return ExitCode::SUCCESS;
     };
     // Verbs that start processes in a container run from a sealed copy of

@@ -1,8 +1,8 @@
 //! Printing the per-container outcomes of `checkpoint --all` and
 //! `restore --all`.
 
-use cryo::cli::all::Format;
 use cryo_checkpoint::all::Outcome as One;
+use cryo_cli::cli::all::Format;
 
 use super::{write_stdout, Outcome};
 

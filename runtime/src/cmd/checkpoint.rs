@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use cryo::cli::checkpoint::Args;
 use cryo_checkpoint::checkpoint::NetworkLock;
 use cryo_checkpoint::{CgroupsMode, CheckpointOptions};
+use cryo_cli::cli::checkpoint::Args;
 use cryo_container::Store;
 
 use super::{absolute, err, Outcome};
 
-pub fn run(cli: &cryo::Cli, store: &Store, a: &Args) -> Outcome {
+pub fn run(cli: &cryo_cli::Cli, store: &Store, a: &Args) -> Outcome {
     if a.all {
         let root = a
             .image_root
@@ -85,7 +85,7 @@ pub fn run(cli: &cryo::Cli, store: &Store, a: &Args) -> Outcome {
 }
 
 fn options(
-    cli: &cryo::Cli,
+    cli: &cryo_cli::Cli,
     a: &Args,
     id: String,
     image_path: PathBuf,

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use cryo::cli::create::CreateArgs;
+use cryo_cli::cli::create::CreateArgs;
 use cryo_container::{CreateOptions, Store};
 
 use super::{absolute, err, Outcome};
@@ -20,14 +20,14 @@ pub fn options(args: &CreateArgs) -> CreateOptions {
 }
 
 /// Refuses --systemd-cgroup on hosts without systemd, before anything is made.
-pub fn check_cgroup_manager(cli: &cryo::Cli) -> Result<(), String> {
+pub fn check_cgroup_manager(cli: &cryo_cli::Cli) -> Result<(), String> {
     if cli.systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
         return Err("systemd cgroup flag passed, but systemd support for managing cgroups is not available: systemd is not running on this host".into());
     }
     Ok(())
 }
 
-pub fn run(cli: &cryo::Cli, store: &Store, args: &CreateArgs) -> Outcome {
+pub fn run(cli: &cryo_cli::Cli, store: &Store, args: &CreateArgs) -> Outcome {
     check_cgroup_manager(cli)?;
     let opts = options(args);
     match restore_source(&opts) {
@@ -50,7 +50,7 @@ pub fn restore_source(opts: &CreateOptions) -> Option<PathBuf> {
 /// `create` by restoring a checkpoint: the container waits frozen, shown
 /// as `created`, until `start`. Returns the restored init's pid.
 pub fn create_by_restore(
-    cli: &cryo::Cli,
+    cli: &cryo_cli::Cli,
     store: &Store,
     opts: &CreateOptions,
     from: &std::path::Path,

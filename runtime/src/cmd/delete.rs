@@ -1,4 +1,4 @@
-use cryo::cli::delete::Args;
+use cryo_cli::cli::delete::Args;
 use cryo_container::{ContainerError, Store};
 
 use super::{err, Outcome};

@@ -1,7 +1,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use cryo::cli::events::Args;
+use cryo_cli::cli::events::Args;
 use cryo_container::{ContainerError, Event, Store};
 
 use super::{err, Outcome};

@@ -1,4 +1,4 @@
-use cryo::cli::exec::Args;
+use cryo_cli::cli::exec::Args;
 use cryo_container::{ExecOptions, Store};
 
 use super::{absolute, err, Outcome};

@@ -1,4 +1,4 @@
-use cryo::cli::features::Args;
+use cryo_cli::cli::features::Args;
 use serde::Serialize;
 
 use super::{err, write_stdout, Outcome};

@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use cryo::cli::inspect::{Args, Format};
 use cryo_checkpoint::archive::Metadata;
+use cryo_cli::cli::inspect::{Args, Format};
 use cryo_images::{InspectOptions, Report};
 
 use super::{absolute, err, write_stdout, Outcome};

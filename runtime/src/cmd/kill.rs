@@ -1,4 +1,4 @@
-use cryo::cli::kill::Args;
+use cryo_cli::cli::kill::Args;
 use cryo_container::Store;
 
 use super::{err, Outcome};

@@ -1,4 +1,4 @@
-use cryo::cli::list::Args;
+use cryo_cli::cli::list::Args;
 use cryo_container::Store;
 
 use super::{err, Outcome};

@@ -5,13 +5,13 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use cryo::cli::migrate::{Args, Format, ReceiveArgs};
+use cryo_cli::cli::migrate::{Args, Format, ReceiveArgs};
 use cryo_container::Store;
 use cryo_migrate::{MigrateOptions, Progress, ReceiveOptions, Received, Report, RestoreFlags};
 
 use super::{absolute, err, write_stdout, Outcome};
 
-pub fn run(cli: &cryo::Cli, store: &Store, a: &Args) -> Outcome {
+pub fn run(cli: &cryo_cli::Cli, store: &Store, a: &Args) -> Outcome {
     let mut opts = MigrateOptions::new(&a.id, &a.to);
     opts.mode = a.mode.parse().map_err(err)?;
     opts.criu = cli.criu.clone();
@@ -43,7 +43,7 @@ pub fn run(cli: &cryo::Cli, store: &Store, a: &Args) -> Outcome {
     Ok(0)
 }
 
-pub fn receive(cli: &cryo::Cli, store: &Store, a: &ReceiveArgs) -> Outcome {
+pub fn receive(cli: &cryo_cli::Cli, store: &Store, a: &ReceiveArgs) -> Outcome {
     super::create::check_cgroup_manager(cli)?;
     let mut opts = ReceiveOptions::new(&a.listen);
     opts.once = a.once;

@@ -1,4 +1,4 @@
-use cryo::cli::pause::Args;
+use cryo_cli::cli::pause::Args;
 use cryo_container::Store;
 
 use super::{err, Outcome};

@@ -1,4 +1,4 @@
-use cryo::cli::ps::Args;
+use cryo_cli::cli::ps::Args;
 use cryo_container::Store;
 
 use super::{err, write_stdout, Outcome};

@@ -4,13 +4,13 @@
 
 use std::path::PathBuf;
 
-use cryo::cli::restore::Args;
 use cryo_checkpoint::{CgroupsMode, RestoreOptions};
+use cryo_cli::cli::restore::Args;
 use cryo_container::Store;
 
 use super::{absolute, err, Outcome};
 
-pub fn run(cli: &cryo::Cli, store: &Store, a: &Args) -> Outcome {
+pub fn run(cli: &cryo_cli::Cli, store: &Store, a: &Args) -> Outcome {
     super::create::check_cgroup_manager(cli)?;
     if a.all {
         let root = a
@@ -83,7 +83,7 @@ pub fn run(cli: &cryo::Cli, store: &Store, a: &Args) -> Outcome {
 }
 
 fn options(
-    cli: &cryo::Cli,
+    cli: &cryo_cli::Cli,
     store: &Store,
     a: &Args,
     id: String,

@@ -1,9 +1,9 @@
-use cryo::cli::run::Args;
+use cryo_cli::cli::run::Args;
 use cryo_container::Store;
 
 use super::{err, Outcome};
 
-pub fn run(cli: &cryo::Cli, store: &Store, args: &Args) -> Outcome {
+pub fn run(cli: &cryo_cli::Cli, store: &Store, args: &Args) -> Outcome {
     super::create::check_cgroup_manager(cli)?;
     let mut opts = super::create::options(&args.create);
     let id = opts.id.clone();
@@ -68,7 +68,7 @@ pub fn run(cli: &cryo::Cli, store: &Store, args: &Args) -> Outcome {
 /// `run` of a bundle annotated `org.cryo.restore-from`: restore (frozen),
 /// start (thaw), then detach or wait like any `run`.
 fn run_restored(
-    cli: &cryo::Cli,
+    cli: &cryo_cli::Cli,
     store: &Store,
     args: &Args,
     opts: &cryo_container::CreateOptions,

@@ -1,4 +1,4 @@
-use cryo::cli::spec::Args;
+use cryo_cli::cli::spec::Args;
 
 use super::Outcome;
 

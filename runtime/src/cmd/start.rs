@@ -1,4 +1,4 @@
-use cryo::cli::start::Args;
+use cryo_cli::cli::start::Args;
 use cryo_container::Store;
 
 use super::{err, Outcome};

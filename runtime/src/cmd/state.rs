@@ -1,4 +1,4 @@
-use cryo::cli::state::Args;
+use cryo_cli::cli::state::Args;
 use cryo_container::Store;
 
 use super::{err, Outcome};

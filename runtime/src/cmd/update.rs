@@ -1,6 +1,6 @@
 use std::io::Read;
 
-use cryo::cli::update::Args;
+use cryo_cli::cli::update::Args;
 use cryo_container::{Store, UpdateRequest};
 
 use super::{err, Outcome};
@@ -19,7 +19,7 @@ fn read_resources(path: &str) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
-pub fn run(cli: &cryo::Cli, store: &Store, args: &Args) -> Outcome {
+pub fn run(cli: &cryo_cli::Cli, store: &Store, args: &Args) -> Outcome {
     let resources = match args.resources.as_deref().filter(|p| !p.is_empty()) {
         Some(path) => Some(read_resources(path)?),
         None => None,

@@ -1,9 +1,10 @@
 //! The command line of `cryo`, as a library: the clap definition of every
 //! verb ([`cli`]) and cryo's pre-processing of argv ([`args`]: runc's
 //! single-dash long flags, `ps` options, Go's "flag needs an argument"
-//! wording). [`parse`] is exactly what the `cryo` binary runs on its
-//! arguments; fuzz targets and tests call it to exercise the real parser.
-//! Nothing here touches the system.
+//! wording). [`parse`] is exactly what the `cryo` binary (runtime/) runs on
+//! its arguments; the `cli` fuzz target calls it to exercise the real
+//! parser. Nothing here touches the system, and clap is the only
+//! dependency.
 
 pub mod args;
 pub mod cli;
