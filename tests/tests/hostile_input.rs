@@ -602,3 +602,81 @@ fn unsupported_values_are_refused_naming_the_field() {
         assert!(!cgroup.exists(), "{case}: left {}", cgroup.display());
     }
 }
+
+#[test]
+fn console_socket_and_image_paths_behave_like_runc() {
+    for (name, rt) in runtimes() {
+        let t = tempfile::tempdir().expect("tmp");
+        let marker = unique_id(&format!("paths2-{name}"));
+
+        // A console socket that is no socket: refused, nothing left.
+        let mut tty = marked_bundle(&marker);
+        tty.config_mut()["process"]["terminal"] = json!(true);
+        std::fs::write(t.path().join("file"), "x").expect("write");
+        std::os::unix::fs::symlink("/nonexistent-cryo-sock", t.path().join("dangling"))
+            .expect("symlink");
+        for s in ["file", "dangling", "missing/../file"] {
+            let sock = t.path().join(s);
+            let (c, out) = rt.try_create(&tty, "consock", &["--console-socket", p(&sock)]);
+            assert_eq!(out.code(), Some(1), "{name}: {s}\n{out}");
+            drop(c);
+            assert_nothing_created(&rt, &format!("{name}: console socket {s}"), &marker);
+        }
+
+        // Restoring from no image directory: refused, nothing left.
+        let b = marked_bundle(&marker);
+        for img in ["sub/../no-images", "file"] {
+            let id = unique_id(&format!("img-{name}"));
+            let _g = rt.guard(&id);
+            let dir = t.path().join(img);
+            let (out, _, _) = rt.output_detached(&[
+                "restore",
+                "--image-path",
+                p(&dir),
+                "--bundle",
+                b.path_str(),
+                "--detach",
+                &id,
+            ]);
+            assert_eq!(out.code(), Some(1), "{name}: {img}\n{out}");
+            assert_nothing_created(&rt, &format!("{name}: image path {img}"), &marker);
+        }
+        // runc creates the missing image directory (and `sub`) before it
+        // fails; cryo creates nothing.
+        if name == "cryo" {
+            assert!(!t.path().join("sub").exists(), "cryo created sub");
+            assert!(
+                !t.path().join("no-images").exists(),
+                "cryo created no-images"
+            );
+        }
+
+        // A checkpoint through a symlink (and `..`) lands in its target and
+        // leaves the symlink as it was (runc does the same, but CRIU cannot
+        // dump its container here: its stdio are host files, which only
+        // cryo declares external).
+        if name == "runc" {
+            continue;
+        }
+        let c = rt.create(&b, "ckpath");
+        c.start();
+        std::fs::create_dir(t.path().join("real")).expect("mkdir real");
+        std::fs::create_dir(t.path().join("sub2")).expect("mkdir sub2");
+        std::os::unix::fs::symlink("real", t.path().join("link")).expect("symlink");
+        let via = t.path().join("sub2/../link");
+        rt.run_ok(&["checkpoint", "--image-path", p(&via), &c.id]);
+        assert!(
+            t.path().join("real/inventory.img").is_file(),
+            "{name}: no images in the symlink's target"
+        );
+        assert!(
+            std::fs::symlink_metadata(t.path().join("link"))
+                .expect("lstat")
+                .file_type()
+                .is_symlink(),
+            "{name}: the image path symlink was replaced"
+        );
+        drop(c);
+        assert!(rt.root_entries().is_empty(), "{name}");
+    }
+}
