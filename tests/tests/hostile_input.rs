@@ -680,3 +680,29 @@ fn console_socket_and_image_paths_behave_like_runc() {
         assert!(rt.root_entries().is_empty(), "{name}");
     }
 }
+
+#[test]
+fn odd_entries_in_the_state_root_are_skipped_by_list() {
+    for (name, rt) in runtimes() {
+        let root = rt.root_path();
+        // Names no id can have, and a container dir with a corrupt state.
+        std::fs::create_dir(root.join("bad\nname")).expect("mkdir");
+        std::fs::write(root.join("bad\nname/state.json"), "{}").expect("write");
+        std::fs::create_dir(root.join("sp ace")).expect("mkdir");
+        std::fs::create_dir(root.join("garbage")).expect("mkdir");
+        std::fs::write(root.join("garbage/state.json"), "{not json").expect("write");
+        std::fs::write(root.join("a-file"), "x").expect("write");
+        let out = rt.run_ok(&["list", "-q"]);
+        assert_eq!(out.stdout, "", "{name}: {out}");
+        let out = rt.run_ok(&["list", "--format", "json"]);
+        assert_eq!(out.stdout.trim(), "null", "{name}: {out}");
+        // The corrupt one is reported, not acted on.
+        let out = rt.run_fail(&["state", "garbage"]);
+        assert_eq!(out.code(), Some(1), "{name}: {out}");
+        assert!(root.join("garbage/state.json").exists(), "{name}");
+        for e in ["bad\nname", "sp ace", "garbage", "a-file"] {
+            let p = root.join(e);
+            let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+        }
+    }
+}
