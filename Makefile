@@ -2,7 +2,8 @@
 #
 #   make deps    install Debian packages + CRIU 4.x (scripts/install-deps.sh)
 #   make build   deps, cargo build --release, install target/release/cryo to /usr/local/bin/cryo
-#   make test    build, cargo test (e2e tests use CRYO_BIN), then integration/run.sh
+#   make test    build, cargo test (e2e tests use CRYO_BIN), integration/run.sh,
+#                then scripts/fuzz.sh $(FUZZ_SECONDS) (every fuzz target, bounded)
 #   make demo    build, then scripts/demo.sh (container lifecycle walkthrough)
 #   make bench   build, then bench/lifecycle.py: cryo vs runc vs crun (bench/results/)
 #   make clean   cargo clean
@@ -20,6 +21,10 @@ CARGO ?= cargo
 PREFIX ?= /usr/local
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 CRYO_BIN := $(TARGET_DIR)/release/cryo
+# make test fuzzes every target for this long (seconds each), a target per
+# core, built quickly in its own target dir (docs/fuzzing.md).
+FUZZ_SECONDS ?= 15
+FUZZ_ENV := CARGO_TARGET_DIR=$(TARGET_DIR)/fuzz FUZZ_OPT_LEVEL=1 FUZZ_PARALLEL=$$(nproc)
 export RUST_TEST_THREADS ?= 2
 
 .PHONY: deps build test demo bench clean require-root require-cargo
@@ -42,8 +47,8 @@ build: deps require-cargo
 	$(CARGO) build --release --workspace
 	install -D -m 0755 $(CRYO_BIN) $(PREFIX)/bin/cryo
 
-# cargo test and the integration suite both run even if the other fails; the
-# target fails if either did.
+# cargo test, the integration suite and a bounded fuzzing run all run even if
+# another fails; the target fails if any did.
 test: require-root build
 	@rc=0; \
 	echo "+ CRYO_BIN=$(CRYO_BIN) RUST_TEST_THREADS=$(RUST_TEST_THREADS) $(CARGO) test --release --workspace --no-fail-fast"; \
@@ -52,6 +57,8 @@ test: require-root build
 	  echo "+ CRYO_BIN=$(CRYO_BIN) bash integration/run.sh"; \
 	  CRYO_BIN=$(CRYO_BIN) bash integration/run.sh || rc=1; \
 	fi; \
+	echo "+ $(FUZZ_ENV) bash scripts/fuzz.sh $(FUZZ_SECONDS)"; \
+	$(FUZZ_ENV) bash scripts/fuzz.sh $(FUZZ_SECONDS) || rc=1; \
 	exit $$rc
 
 demo: require-root build
