@@ -3,7 +3,8 @@
 #   make deps    install Debian packages + CRIU 4.x (scripts/install-deps.sh)
 #   make build   deps, cargo build --release, install target/release/cryo to /usr/local/bin/cryo
 #   make test    build, the fault-injection test binary, cargo test (e2e tests
-#                use CRYO_BIN and CRYO_FAULT_BIN), then integration/run.sh, then a leak check
+#                use CRYO_BIN and CRYO_FAULT_BIN), integration/run.sh, a leak check,
+#                then scripts/fuzz.sh $(FUZZ_SECONDS) (every fuzz target, bounded)
 #   make demo    build, then scripts/demo.sh (container lifecycle walkthrough)
 #   make bench   build, then bench/{lifecycle,checkpoint,migrate}.py: cryo vs runc vs crun (bench/results/)
 #   make clean   cargo clean
@@ -29,6 +30,10 @@ CRYO_FAULT_BIN := $(TARGET_DIR)/fault-injection/cryo
 # Built with the workspace; `make test` runs it around the suite.
 LEAK_CHECK := $(TARGET_DIR)/release/leak-check
 LEAK_SNAPSHOT := $(TARGET_DIR)/leak-snapshot.txt
+# make test fuzzes every target for this long (seconds each), a target per
+# core, built quickly in its own target dir (docs/fuzzing.md).
+FUZZ_SECONDS ?= 15
+FUZZ_ENV := CARGO_TARGET_DIR=$(TARGET_DIR)/fuzz FUZZ_OPT_LEVEL=1 FUZZ_PARALLEL=$$(nproc)
 export RUST_TEST_THREADS ?= 2
 
 .PHONY: deps build test demo bench clean require-root require-cargo
@@ -51,10 +56,10 @@ build: deps require-cargo
 	$(CARGO) build --release --workspace
 	install -D -m 0755 $(CRYO_BIN) $(PREFIX)/bin/cryo
 
-# cargo test and the integration suite both run even if the other fails; the
-# target fails if either did, or if they left anything behind (leak-check:
-# mounts, cgroups, network namespaces, runtime/CRIU/container processes,
-# state files that were not there before).
+# cargo test, the integration suite and a bounded fuzzing run all run even if
+# another fails; the target fails if any did, or if the suite left anything
+# behind (leak-check: mounts, cgroups, network namespaces, runtime/CRIU/
+# container processes, state files that were not there before).
 test: require-root build
 	$(CARGO) build --profile fault-injection -p cryo --features fault-injection
 	@rc=0; \
@@ -67,6 +72,8 @@ test: require-root build
 	fi; \
 	echo "+ $(LEAK_CHECK) compare $(LEAK_SNAPSHOT)"; \
 	$(LEAK_CHECK) compare $(LEAK_SNAPSHOT) || rc=1; \
+	echo "+ $(FUZZ_ENV) bash scripts/fuzz.sh $(FUZZ_SECONDS)"; \
+	$(FUZZ_ENV) bash scripts/fuzz.sh $(FUZZ_SECONDS) || rc=1; \
 	exit $$rc
 
 demo: require-root build

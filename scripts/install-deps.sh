@@ -31,6 +31,9 @@ export DEBIAN_FRONTEND=noninteractive
 BASE_PKGS=(
   runc crun podman containerd docker.io conmon busybox-static iptables libseccomp-dev
   pkg-config uidmap fuse-overlayfs jq iproute2 procps util-linux gcc make zstd
+  # The fuzz build of make test: libFuzzer is C++, and with libzstd-dev the
+  # zstd crate links the system libzstd instead of compiling it.
+  g++ libzstd-dev
 )
 # What building the `criu` binary needs (docs are not built, so no asciidoc/xmlto).
 # The -dev packages also pull in the shared libraries /usr/local/sbin/criu links to.

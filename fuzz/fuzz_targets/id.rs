@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(!id.contains('/') && !id.contains('\0'), "{id:?}");
             // Joined under a root, it stays a single normal component.
             let p = std::path::Path::new("/run/cryo").join(&*id);
-            assert_eq!(p.parent(), Some(std::path::Path::new("/run/cryo")), "{id:?}");
+            assert_eq!(
+                p.parent(),
+                Some(std::path::Path::new("/run/cryo")),
+                "{id:?}"
+            );
             assert_eq!(p.components().count(), 4, "{id:?}");
         }
         Err(e) => {

@@ -18,8 +18,20 @@ fuzz_target!(|data: &[u8]| {
         } else {
             o.data.split(',').collect()
         };
+        // An option that holds commas ("ro,nosuid") is not one cryo knows:
+        // it goes to the data string whole, as with runc, and its parts
+        // show up there.
+        let parts_of_unknown: Vec<&str> = opts
+            .iter()
+            .filter(|o| o.contains(','))
+            .flat_map(|o| o.split(','))
+            .collect();
         for d in data_opts {
-            assert!(!KNOWN.contains(&d), "known option {d:?} ended up in data {:?}", o.data);
+            assert!(
+                !KNOWN.contains(&d) || parts_of_unknown.contains(&d),
+                "known option {d:?} ended up in data {:?}",
+                o.data
+            );
         }
         if o.recursive {
             assert!(o.bind, "rbind without bind");

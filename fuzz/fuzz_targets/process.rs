@@ -1,17 +1,16 @@
-//! `exec --process` files: bytes → `cryo_oci::spec::parse_json::<Process>`
-//! (what `load_process` does after reading the file).
+//! `exec --process` files: bytes → `cryo_oci::spec::parse_process` (what
+//! `load_process` does after reading the file).
 #![no_main]
 
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use oci_spec::runtime::Process;
 
 fuzz_target!(|data: &[u8]| {
     if data.len() as u64 > cryo_oci::spec::MAX_CONFIG_BYTES {
         return;
     }
-    match cryo_oci::spec::parse_json::<Process>(Path::new("process.json"), data) {
+    match cryo_oci::spec::parse_process(Path::new("process.json"), data) {
         Ok(p) => {
             let _ = p.args();
             let _ = p.cwd();

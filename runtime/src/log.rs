@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::LogFormat;
+use cryo_cli::LogFormat;
 
 pub struct Logger {
     file: Option<PathBuf>,

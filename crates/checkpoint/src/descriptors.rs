@@ -87,15 +87,25 @@ pub fn read_external(dir: &Path) -> Result<Vec<ExternalStdio>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).ctx(|| format!("open {}", path.display())),
     };
-    let v: Vec<ExternalStdio> = serde_json::from_slice(&bytes)
-        .map_err(|e| CheckpointError::Invalid(format!("{}: {e}", path.display())))?;
-    if v.iter()
-        .any(|e| !(0..3).contains(&e.fd) || !e.key.starts_with("file["))
-    {
-        return Err(CheckpointError::Invalid(format!(
-            "{}: bad entry",
-            path.display()
-        )));
+    parse_external(&bytes).map_err(|e| CheckpointError::Invalid(format!("{}: {e}", path.display())))
+}
+
+/// Parses a `cryo-stdio.json` sidecar: at most one entry for each of fds
+/// 0-2, each keyed by a CRIU file name.
+pub fn parse_external(bytes: &[u8]) -> std::result::Result<Vec<ExternalStdio>, String> {
+    let v: Vec<ExternalStdio> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let mut seen = [false; 3];
+    for e in &v {
+        let slot = usize::try_from(e.fd)
+            .ok()
+            .and_then(|i| seen.get_mut(i))
+            .ok_or_else(|| format!("bad entry: fd {} is not one of 0-2", e.fd))?;
+        if std::mem::replace(slot, true) {
+            return Err(format!("bad entry: fd {} is listed twice", e.fd));
+        }
+        if !e.key.starts_with("file[") {
+            return Err(format!("bad entry: fd {} has key {:?}", e.fd, e.key));
+        }
     }
     Ok(v)
 }
@@ -207,6 +217,18 @@ mod tests {
             br#"[{"fd":7,"key":"file[1:2]"}]"#,
         )?;
         assert!(read_external(t.path()).is_err());
+        for bad in [
+            &br#"[{"fd":-1,"key":"file[1:2]"}]"#[..],
+            br#"[{"fd":1,"key":"pipe:[3]"}]"#,
+            br#"[{"fd":1,"key":"file[1:2]"},{"fd":1,"key":"file[1:3]"}]"#,
+            br#"{}"#,
+        ] {
+            assert!(
+                parse_external(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
         Ok(())
     }
 }

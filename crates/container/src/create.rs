@@ -49,19 +49,41 @@ pub fn cgroup_path_for(spec: &Spec, id: &str) -> String {
 }
 
 /// The rootfs of a bundle's spec, canonical (relative paths are relative
-/// to the bundle).
+/// to the bundle). As with runc, `..` in the path is taken by the text
+/// (Go's `filepath.Join`/`Clean`), and a rootfs that is a symlink or is
+/// reached through one is refused: config.json must name the directory.
 pub fn resolve_rootfs(bundle: &Path, spec: &Spec) -> Result<PathBuf> {
     let root_path = spec
         .root()
         .as_ref()
         .map(|r| r.path().clone())
         .unwrap_or_default();
-    let rootfs = if root_path.is_absolute() {
-        root_path
-    } else {
-        bundle.join(root_path)
-    };
-    std::fs::canonicalize(&rootfs).ctx(|| format!("rootfs {}", rootfs.display()))
+    let rootfs = lexically_clean(&bundle.join(root_path));
+    let real = std::fs::canonicalize(&rootfs).ctx(|| format!("rootfs {}", rootfs.display()))?;
+    if real != rootfs {
+        return Err(ContainerError::Invalid(format!(
+            "invalid rootfs {}: not an absolute path, or a symlink",
+            rootfs.display()
+        )));
+    }
+    Ok(real)
+}
+
+/// Absolute `p` with `.` and `..` components and repeated or trailing
+/// slashes resolved by the text alone (`/..` is `/`).
+fn lexically_clean(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<Created> {
@@ -418,6 +440,19 @@ pub fn check_supported(spec: &Spec) -> Result<()> {
         if linux.intel_rdt().is_some() {
             return Err(ContainerError::Unsupported("linux.intelRdt".into()));
         }
+        // Parsed, but nothing would move a host interface into the
+        // container or set a NUMA policy: refused rather than ignored.
+        if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(ContainerError::Unsupported("linux.netDevices".into()));
+        }
+        if let Some(mp) = linux.memory_policy() {
+            let default = mp.mode() == oci_spec::runtime::MemoryPolicyModeType::MpolDefault
+                && mp.nodes().as_deref().is_none_or(str::is_empty)
+                && mp.flags().as_ref().is_none_or(|f| f.is_empty());
+            if !default {
+                return Err(ContainerError::Unsupported("linux.memoryPolicy".into()));
+            }
+        }
     }
     if let Some(proc_) = spec.process() {
         if proc_
@@ -531,4 +566,23 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     ));
     std::fs::write(&tmp, pid.to_string()).ctx(|| format!("write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).ctx(|| format!("rename {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lexically_clean as clean;
+    use std::path::Path;
+
+    #[test]
+    fn lexical_clean_is_go_filepath_clean() {
+        for (p, want) in [
+            ("/a/b/../c", "/a/c"),
+            ("/a/./b//c/", "/a/b/c"),
+            ("/../..", "/"),
+            ("/a/b/../../..", "/"),
+            ("/", "/"),
+        ] {
+            assert_eq!(clean(Path::new(p)), Path::new(want), "{p}");
+        }
+    }
 }

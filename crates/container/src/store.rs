@@ -339,7 +339,7 @@ impl Locked {
     /// tmpfs, and a torn write is impossible with rename). From then on the
     /// record says what to remove, and `pending.json` goes.
     pub fn save(&self, rec: &Record) -> Result<()> {
-        let bytes = serde_json::to_vec(rec).map_err(|e| ContainerError::Invalid(e.to_string()))?;
+        let bytes = encode_record(rec).map_err(|e| ContainerError::Invalid(e.to_string()))?;
         write_private(&self.dir.join(STATE_FILE), &bytes)?;
         remove_if_exists(&self.dir.join(PENDING_FILE))
     }
@@ -458,10 +458,20 @@ pub fn read_record(dir: &Path) -> Result<Record> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ContainerError::NotExist),
         Err(e) => return Err(e).ctx(|| format!("read {}", path.display())),
     };
-    serde_json::from_slice(&bytes).map_err(|e| ContainerError::Corrupt {
+    parse_record(&bytes).map_err(|e| ContainerError::Corrupt {
         path,
         message: e.to_string(),
     })
+}
+
+/// Parses the bytes of a `state.json`.
+pub fn parse_record(bytes: &[u8]) -> serde_json::Result<Record> {
+    serde_json::from_slice(bytes)
+}
+
+/// The bytes [`Locked::save`] writes for `rec`.
+pub fn encode_record(rec: &Record) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(rec)
 }
 
 pub fn owner_of(dir: &Path) -> String {

@@ -2,14 +2,9 @@
 //! `restore --all`.
 
 use cryo_checkpoint::all::Outcome as One;
+use cryo_cli::cli::all::Format;
 
 use super::{write_stdout, Outcome};
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 /// Prints the outcomes; fails (exit 1) if any container failed.
 pub fn report(outcomes: &[One], format: Format, done: &str) -> Outcome {

@@ -1,60 +1,35 @@
 use std::path::PathBuf;
 
+use cryo_cli::cli::create::CreateArgs;
 use cryo_container::{CreateOptions, Store};
 
 use super::{absolute, err, Outcome};
 
-#[derive(clap::Args, Debug, Clone)]
-#[command(args_override_self = true)]
-pub struct CreateArgs {
-    /// Path to the root of the bundle directory
-    #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
-    pub bundle: PathBuf,
-    /// Path to an AF_UNIX socket that receives the pty master
-    #[arg(long, value_name = "PATH")]
-    pub console_socket: Option<PathBuf>,
-    /// File to write the container init's pid to
-    #[arg(long, value_name = "FILE")]
-    pub pid_file: Option<PathBuf>,
-    /// Pass N additional file descriptors (from fd 3) to the container
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    pub preserve_fds: u32,
-    /// Do not use pivot_root to jail the process inside the rootfs
-    #[arg(long)]
-    pub no_pivot: bool,
-    /// Do not create a new session keyring for the container
-    #[arg(long)]
-    pub no_new_keyring: bool,
-    /// Container id
-    pub id: String,
-}
-
-impl CreateArgs {
-    pub fn options(&self) -> CreateOptions {
-        CreateOptions {
-            id: self.id.clone(),
-            bundle: absolute(&self.bundle),
-            pid_file: self.pid_file.as_deref().map(absolute),
-            console_socket: self.console_socket.as_deref().map(absolute),
-            console_fd: None,
-            preserve_fds: self.preserve_fds,
-            no_pivot: self.no_pivot,
-            no_new_keyring: self.no_new_keyring,
-        }
+/// What the library needs from the flags, paths made absolute.
+pub fn options(args: &CreateArgs) -> CreateOptions {
+    CreateOptions {
+        id: args.id.clone(),
+        bundle: absolute(&args.bundle),
+        pid_file: args.pid_file.as_deref().map(absolute),
+        console_socket: args.console_socket.as_deref().map(absolute),
+        console_fd: None,
+        preserve_fds: args.preserve_fds,
+        no_pivot: args.no_pivot,
+        no_new_keyring: args.no_new_keyring,
     }
 }
 
 /// Refuses --systemd-cgroup on hosts without systemd, before anything is made.
-pub fn check_cgroup_manager(cli: &crate::Cli) -> Result<(), String> {
+pub fn check_cgroup_manager(cli: &cryo_cli::Cli) -> Result<(), String> {
     if cli.systemd_cgroup && !std::path::Path::new("/run/systemd/system").exists() {
         return Err("systemd cgroup flag passed, but systemd support for managing cgroups is not available: systemd is not running on this host".into());
     }
     Ok(())
 }
 
-pub fn run(cli: &crate::Cli, store: &Store, args: &CreateArgs) -> Outcome {
+pub fn run(cli: &cryo_cli::Cli, store: &Store, args: &CreateArgs) -> Outcome {
     check_cgroup_manager(cli)?;
-    let opts = args.options();
+    let opts = options(args);
     match restore_source(&opts) {
         Some(from) => create_by_restore(cli, store, &opts, &from).map(drop)?,
         None => cryo_container::create(store, &opts)
@@ -75,7 +50,7 @@ pub fn restore_source(opts: &CreateOptions) -> Option<PathBuf> {
 /// `create` by restoring a checkpoint: the container waits frozen, shown
 /// as `created`, until `start`. Returns the restored init's pid.
 pub fn create_by_restore(
-    cli: &crate::Cli,
+    cli: &cryo_cli::Cli,
     store: &Store,
     opts: &CreateOptions,
     from: &std::path::Path,

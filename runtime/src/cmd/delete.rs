@@ -1,16 +1,7 @@
+use cryo_cli::cli::delete::Args;
 use cryo_container::{ContainerError, Store};
 
 use super::{err, Outcome};
-
-#[derive(clap::Args, Debug)]
-#[command(args_override_self = true)]
-pub struct Args {
-    /// Kill the container first if it is still running
-    #[arg(short = 'f', long)]
-    pub force: bool,
-    /// Container id
-    pub id: String,
-}
 
 pub fn run(store: &Store, args: &Args) -> Outcome {
     match cryo_migrate::delete(store, &args.id, args.force) {

@@ -1,10 +1,7 @@
+use cryo_cli::cli::features::Args;
 use serde::Serialize;
 
 use super::{err, write_stdout, Outcome};
-
-#[derive(clap::Args, Debug)]
-#[command(args_override_self = true)]
-pub struct Args {}
 
 /// Prints the OCI features document, indented like runc's (4 spaces).
 pub fn run(_args: &Args) -> Outcome {

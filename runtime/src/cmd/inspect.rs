@@ -7,51 +7,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use cryo_checkpoint::archive::Metadata;
+use cryo_cli::cli::inspect::{Args, Format};
 use cryo_images::{InspectOptions, Report};
 
 use super::{absolute, err, write_stdout, Outcome};
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
-
-#[derive(clap::Args, Debug)]
-#[command(args_override_self = true)]
-pub struct Args {
-    /// Output format: a table for people, json for programs
-    #[arg(short = 'f', long, value_enum, default_value = "table")]
-    pub format: Format,
-    /// The process tree in detail (ids, credentials, executable, cwd)
-    #[arg(long)]
-    pub ps: bool,
-    /// Open files of each process
-    #[arg(long)]
-    pub files: bool,
-    /// Sockets with addresses, states and the processes holding them
-    #[arg(long)]
-    pub sockets: bool,
-    /// Mounts
-    #[arg(long)]
-    pub mounts: bool,
-    /// Memory mappings of each process
-    #[arg(long)]
-    pub memory: bool,
-    /// Environment of each process (read from its memory: may show secrets)
-    #[arg(long)]
-    pub env: bool,
-    /// The image directory of a checkpoint (`cryo checkpoint --image-path`),
-    /// or an archive (`cryo checkpoint --export`)
-    #[arg(value_name = "IMAGE_DIR|ARCHIVE")]
-    pub image_dir: PathBuf,
-}
-
-impl Args {
-    fn summary(&self) -> bool {
-        !(self.ps || self.files || self.sockets || self.mounts || self.memory || self.env)
-    }
-}
 
 /// A checkpoint that never finished is refused (see cryo_checkpoint::marker).
 fn check_finished(images: &std::path::Path) -> Result<(), String> {

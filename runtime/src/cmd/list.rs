@@ -1,17 +1,7 @@
+use cryo_cli::cli::list::Args;
 use cryo_container::Store;
 
 use super::{err, Outcome};
-
-#[derive(clap::Args, Debug)]
-#[command(args_override_self = true)]
-pub struct Args {
-    /// Output format: table or json
-    #[arg(short = 'f', long, default_value = "table")]
-    pub format: String,
-    /// Print only container ids
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-}
 
 pub fn run(store: &Store, args: &Args) -> Outcome {
     let states = cryo_container::list(store).map_err(err)?;

@@ -1,26 +1,11 @@
+use cryo_cli::cli::run::Args;
 use cryo_container::Store;
 
 use super::{err, Outcome};
 
-#[derive(clap::Args, Debug)]
-#[command(args_override_self = true)]
-pub struct Args {
-    #[command(flatten)]
-    pub create: super::create::CreateArgs,
-    /// Detach from the container's process
-    #[arg(short = 'd', long)]
-    pub detach: bool,
-    /// Keep the container's state after it exits
-    #[arg(long)]
-    pub keep: bool,
-    /// Accepted for runc compatibility: cryo stays the init's parent
-    #[arg(long)]
-    pub no_subreaper: bool,
-}
-
-pub fn run(cli: &crate::Cli, store: &Store, args: &Args) -> Outcome {
+pub fn run(cli: &cryo_cli::Cli, store: &Store, args: &Args) -> Outcome {
     super::create::check_cgroup_manager(cli)?;
-    let mut opts = args.create.options();
+    let mut opts = super::create::options(&args.create);
     let id = opts.id.clone();
     if let Some(from) = super::create::restore_source(&opts) {
         return run_restored(cli, store, args, &opts, &from);
@@ -83,7 +68,7 @@ pub fn run(cli: &crate::Cli, store: &Store, args: &Args) -> Outcome {
 /// `run` of a bundle annotated `org.cryo.restore-from`: restore (frozen),
 /// start (thaw), then detach or wait like any `run`.
 fn run_restored(
-    cli: &crate::Cli,
+    cli: &cryo_cli::Cli,
     store: &Store,
     args: &Args,
     opts: &cryo_container::CreateOptions,

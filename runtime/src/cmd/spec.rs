@@ -1,17 +1,6 @@
-use std::path::PathBuf;
+use cryo_cli::cli::spec::Args;
 
 use super::Outcome;
-
-#[derive(clap::Args, Debug)]
-#[command(args_override_self = true)]
-pub struct Args {
-    /// Directory to write config.json in
-    #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
-    pub bundle: PathBuf,
-    /// Generate a configuration for a rootless container (not supported yet)
-    #[arg(long)]
-    pub rootless: bool,
-}
 
 pub fn run(args: &Args) -> Outcome {
     if args.rootless {

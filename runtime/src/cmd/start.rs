@@ -1,13 +1,7 @@
+use cryo_cli::cli::start::Args;
 use cryo_container::Store;
 
 use super::{err, Outcome};
-
-#[derive(clap::Args, Debug)]
-#[command(args_override_self = true)]
-pub struct Args {
-    /// Container id
-    pub id: String,
-}
 
 pub fn run(store: &Store, args: &Args) -> Outcome {
     cryo_container::start(store, &args.id).map_err(err)?;

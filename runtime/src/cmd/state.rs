@@ -1,13 +1,7 @@
+use cryo_cli::cli::state::Args;
 use cryo_container::Store;
 
 use super::{err, Outcome};
-
-#[derive(clap::Args, Debug)]
-#[command(args_override_self = true)]
-pub struct Args {
-    /// Container id
-    pub id: String,
-}
 
 pub fn run(store: &Store, args: &Args) -> Outcome {
     let state = cryo_container::state(store, &args.id).map_err(err)?;

@@ -92,11 +92,10 @@ pub fn missing_value_flag(e: &clap::Error) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     fn norm(args: &[&str]) -> Vec<String> {
         let argv = args.iter().map(OsString::from).collect();
-        normalize(argv, &crate::Cli::command())
+        normalize(argv, &crate::command())
             .into_iter()
             .map(|s| s.to_string_lossy().into_owned())
             .collect()

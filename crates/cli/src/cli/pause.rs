@@ -1,0 +1,8 @@
+//! `cryo pause` / `cryo resume` arguments.
+
+#[derive(clap::Args, Debug)]
+#[command(args_override_self = true)]
+pub struct Args {
+    /// Container id
+    pub id: String,
+}
