@@ -4,7 +4,9 @@
     fuzz/make_archive_seeds.py REAL_ARCHIVE.tar.zst
 
 REAL_ARCHIVE is an archive written by `cryo checkpoint --export` (the
-checked-in seeds come from a busybox `sleep` container). Every seed starts
+checked-in seeds come from a busybox `sleep` container; that archive is
+`corpus/archive/real-export.tar.zst` without its first byte:
+`tail -c +2 fuzz/corpus/archive/real-export.tar.zst > /tmp/real.tar.zst`). Every seed starts
 with the target's form byte: 0x01 = the rest is a .tar.zst file as is,
 0x00 = the rest is a tar stream (the target compresses it).
 

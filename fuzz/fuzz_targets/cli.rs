@@ -64,7 +64,9 @@ fuzz_target!(|data: &[u8]| {
                         ),
                         "{msg}"
                     ),
-                    cryo_cli::ParseError::MissingValue(f) => panic!("exit 0 for missing value of {f}"),
+                    cryo_cli::ParseError::MissingValue(f) => {
+                        panic!("exit 0 for missing value of {f}")
+                    }
                 }
             }
         }
