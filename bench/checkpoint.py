@@ -1487,8 +1487,10 @@ class Bench:
                     out.append("  - `cryo restore -d --lazy` runs CRIU " + str(len(diag["runs"])) + " times (criu "
                                "stand-in, one untimed run at " + f"{min(sizes)} MiB): " + ", ".join(
                                    f"`{r['criu']}` {r['wall_ms']:.0f} ms" for r in diag["runs"])
-                               + "; the first `swrk` is cryo's FEATURE_CHECK (lazy_pages, mem_track, pidfd_store) "
-                               "before every lazy restore, which runc's path does not have")
+                               + ("; the first `swrk` is cryo's FEATURE_CHECK (lazy_pages, mem_track, pidfd_store) "
+                                  "before the lazy restore, which runc's path does not have"
+                                  if sum(r["criu"] == "swrk" for r in diag["runs"]) > 1 else
+                                  ": the restore and CRIU's lazy-pages daemon, as on runc's path"))
         else:
             out.append(f"- lazy restore of {big} MiB <= 0.1 x runc's full restore: no data")
         return out
