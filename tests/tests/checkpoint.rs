@@ -1229,6 +1229,22 @@ fn create_restores_from_the_annotated_checkpoint() {
     rt.run_fail(&["state", &g.id]);
 }
 
+/// Makes `member` join the network, IPC and UTS namespaces of the pod
+/// holder `holder_pid` by path (and drop its own hostname, which needs a
+/// UTS namespace of its own), as a pod's containers do.
+fn join_pod(member: &mut Bundle, holder_pid: i64) {
+    for ns in ["network", "ipc", "uts"] {
+        let name = if ns == "network" { "net" } else { ns };
+        member.remove_namespace(ns);
+        member.add_namespace(ns, Some(&format!("/proc/{holder_pid}/ns/{name}")));
+    }
+    member
+        .config_mut()
+        .as_object_mut()
+        .expect("config")
+        .remove("hostname");
+}
+
 /// A pod: the holder owns the network, IPC and UTS namespaces, the member
 /// joins them by path. One group checkpoint, one group restore: both go on
 /// counting, and the member is back in the holder's (new) namespaces.
@@ -1239,19 +1255,7 @@ fn pod_group_checkpoint_and_restore() {
     let h = run_detached(&rt, &holder, "ck-pod-holder");
     let hp = h.pid();
     let mut member = counter_bundle();
-    for ns in ["network", "ipc", "uts"] {
-        let name = match ns {
-            "network" => "net",
-            other => other,
-        };
-        member.remove_namespace(ns);
-        member.add_namespace(ns, Some(&format!("/proc/{hp}/ns/{name}")));
-    }
-    member
-        .config_mut()
-        .as_object_mut()
-        .expect("config")
-        .remove("hostname");
+    join_pod(&mut member, hp);
     let m = run_detached(&rt, &member, "ck-pod-member");
     assert_eq!(
         ns_link(&m.pid().to_string(), "net"),
@@ -1330,16 +1334,7 @@ fn tcp_connection_between_pod_members_survives_group_restore() {
         "-c",
         "sleep 0.3; i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done | nc 127.0.0.1 7778",
     ]);
-    for ns in ["network", "ipc", "uts"] {
-        let name = if ns == "network" { "net" } else { ns };
-        member.remove_namespace(ns);
-        member.add_namespace(ns, Some(&format!("/proc/{hp}/ns/{name}")));
-    }
-    member
-        .config_mut()
-        .as_object_mut()
-        .expect("config")
-        .remove("hostname");
+    join_pod(&mut member, hp);
     let m = run_detached(&rt, &member, "ck-podtcp-member");
     wait_for(WAIT, "data over the connection", || {
         last_received(&holder) >= 10
