@@ -128,12 +128,20 @@ freezer_state() {
 COUNTER_LOOP='i=0; while :; do i=$((i+1)); echo $i > /tmp/c; sleep 0.1; done'
 
 # counter ID: the number in the container's /tmp/c, read with ctr t exec;
-# fails if there is none (not written yet, or caught while being written).
+# fails if there is none. The shell rewrites the file every 0.1 s (`echo >`
+# truncates first), so a read can catch it empty: such a read is retried a
+# few times before it counts as "none".
 counter() {
-    local out
-    out=$(c tasks exec --fifo-dir "$FIFO_DIR" --exec-id "cat-$(date +%s%N)" "$1" cat /tmp/c 2>/dev/null) || return 1
-    [[ $out =~ ^[0-9]+$ ]] || return 1
-    printf '%s\n' "$out"
+    local out try
+    for try in 1 2 3 4 5; do
+        out=$(c tasks exec --fifo-dir "$FIFO_DIR" --exec-id "cat-$(date +%s%N)" "$1" cat /tmp/c 2>/dev/null) || return 1
+        if [[ $out =~ ^[0-9]+$ ]]; then
+            printf '%s\n' "$out"
+            return 0
+        fi
+        sleep 0.03
+    done
+    return 1
 }
 counter_at_least() { local v; v=$(counter "$1") && ((v >= $2)); } # ID MIN
 counter_not() { local v; v=$(counter "$1") && ((v != $2)); }       # ID VALUE
