@@ -879,6 +879,25 @@ pub fn counter_bundle() -> Bundle {
     b
 }
 
+/// A private temp directory for checkpoint images (`cryo-e2e-img-<name>.*`),
+/// removed on drop.
+pub fn image_dir(name: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("cryo-e2e-img-{name}."))
+        .tempdir()
+        .expect("create image dir")
+}
+
+/// Saves `b` and starts it with `run -d` under a new id made from `name`;
+/// the guard deletes it on drop.
+pub fn run_detached<'a>(rt: &'a Runtime, b: &Bundle, name: &str) -> Container<'a> {
+    b.save();
+    let c = rt.guard(&unique_id(name));
+    let (out, _, _) = rt.output_detached(&["run", "-d", "--bundle", b.path_str(), &c.id]);
+    assert!(out.success(), "run -d failed\n{out}");
+    c
+}
+
 /// The last value the counter wrote (0 before the first).
 pub fn read_counter(b: &Bundle) -> u64 {
     b.read_out("counter").trim().parse().unwrap_or(0)

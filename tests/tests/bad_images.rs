@@ -13,20 +13,6 @@ use std::process::Command;
 use cryo_e2e::*;
 use serde_json::Value;
 
-fn image_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("cryo-e2e-img-{name}."))
-        .tempdir()
-        .expect("create image dir")
-}
-
-fn run_detached<'a>(rt: &'a Runtime, b: &Bundle, name: &str) -> Container<'a> {
-    let c = rt.guard(&unique_id(name));
-    let (out, _, _) = rt.output_detached(&["run", "-d", "--bundle", b.path_str(), &c.id]);
-    assert!(out.success(), "run -d failed\n{out}");
-    c
-}
-
 fn restore_args<'a>(b: &'a Bundle, img: &'a Path, id: &'a str) -> Vec<&'a str> {
     vec![
         "restore",

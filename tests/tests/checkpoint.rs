@@ -17,24 +17,8 @@ use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn image_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("cryo-e2e-img-{name}."))
-        .tempdir()
-        .expect("create image dir")
-}
-
 fn path(p: &Path) -> &str {
     path_str(p)
-}
-
-/// `cryo run -d` of `b` as `name`, stdio to files.
-fn run_detached<'a>(rt: &'a Runtime, b: &Bundle, name: &str) -> Container<'a> {
-    b.save();
-    let c = rt.guard(&unique_id(name));
-    let (out, _, _) = rt.output_detached(&["run", "-d", "--bundle", b.path_str(), &c.id]);
-    assert!(out.success(), "run -d failed\n{out}");
-    c
 }
 
 /// `cryo restore -d` of `id` from `img` under bundle `b`.

@@ -296,14 +296,7 @@ fn fifty_containers_through_the_full_cycle_at_once() {
     let cli = Cli::of(&rt, io.path());
     let bundles: Vec<Bundle> = (0..N).map(|_| slow_counter_bundle()).collect();
     let ids: Vec<String> = (0..N).map(|i| unique_id(&format!("cc{i}"))).collect();
-    let imgs: Vec<tempfile::TempDir> = (0..N)
-        .map(|_| {
-            tempfile::Builder::new()
-                .prefix("cryo-e2e-img-cc.")
-                .tempdir()
-                .expect("image dir")
-        })
-        .collect();
+    let imgs: Vec<tempfile::TempDir> = (0..N).map(|_| image_dir("cc")).collect();
     // Whatever fails, nothing stays behind.
     let _guards: Vec<Container> = ids.iter().map(|id| rt.guard(id)).collect();
 
@@ -561,10 +554,7 @@ fn kill_during_checkpoint() {
         let b = slow_counter_bundle();
         let id = unique_id(&format!("kc{round}"));
         let _g = rt.guard(&id);
-        let img = tempfile::Builder::new()
-            .prefix("cryo-e2e-img-kc.")
-            .tempdir()
-            .expect("image dir");
+        let img = image_dir("kc");
         cli.ok_detached(&["create", "--bundle", b.path_str(), &id]);
         cli.ok(&["start", &id]);
         wait_counter(&b, 2);
@@ -627,10 +617,7 @@ fn two_restores_of_one_id() {
     wait_counter(&b, 2);
     // One counter through every round: each winner goes on from the last.
     for round in 0..ROUNDS {
-        let img = tempfile::Builder::new()
-            .prefix("cryo-e2e-img-rr.")
-            .tempdir()
-            .expect("image dir");
+        let img = image_dir("rr");
         let out = checkpoint(&cli, &["--image-path", path_str(img.path())], &id);
         assert!(out.success(), "round {round}: checkpoint failed\n{out}");
         let at = read_counter(&b);
@@ -676,10 +663,7 @@ fn checkpoint_racing_pause_and_resume() {
     cli.ok(&["start", &id]);
     wait_counter(&b, 2);
     for round in 0..ROUNDS {
-        let img = tempfile::Builder::new()
-            .prefix("cryo-e2e-img-cp.")
-            .tempdir()
-            .expect("image dir");
+        let img = image_dir("cp");
         let pause_for = j.ms(100);
         let (ck, (pause, resume)) = race(
             j.ms(30),

@@ -316,10 +316,7 @@ fn crashes_in_checkpoint() {
         );
         let id = unique_id(p.name());
         let c = run_counter(&rt, &b, &id);
-        let img = tempfile::Builder::new()
-            .prefix("cryo-e2e-img-crash.")
-            .tempdir()
-            .expect("image dir");
+        let img = image_dir("crash");
         let mut args = vec!["checkpoint", "--image-path", path_str(img.path())];
         if leave_running {
             args.push("--leave-running");
@@ -385,10 +382,7 @@ fn crashes_in_checkpoint() {
 fn crashes_in_restore() {
     let rt = Runtime::cryo();
     let b = counter_bundle();
-    let img = tempfile::Builder::new()
-        .prefix("cryo-e2e-img-crash-restore.")
-        .tempdir()
-        .expect("image dir");
+    let img = image_dir("crash-restore");
     let src = unique_id("restore-src");
     let c = run_counter(&rt, &b, &src);
     rt.run_ok(&["checkpoint", "--image-path", path_str(img.path()), &src]);

@@ -24,21 +24,6 @@ const SCRIPT: &str = "exec 3>/out/held.txt; nc -l -p 8888 & \
 
 const SECRET: &str = "INSPECT_SECRET=s3cr3t-value";
 
-fn image_dir(name: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("cryo-e2e-inspect-{name}."))
-        .tempdir()
-        .expect("create image dir")
-}
-
-fn run_detached<'a>(rt: &'a Runtime, b: &Bundle, name: &str) -> Container<'a> {
-    b.save();
-    let c = rt.guard(&unique_id(name));
-    let (out, _, _) = rt.output_detached(&["run", "-d", "--bundle", b.path_str(), &c.id]);
-    assert!(out.success(), "run -d failed\n{out}");
-    c
-}
-
 /// True once the container has the connection to 7777 established and the
 /// listener on 8888 (from its /proc/net, through exec).
 fn sockets_ready(rt: &Runtime, id: &str) -> bool {

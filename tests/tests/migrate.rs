@@ -29,14 +29,6 @@ const SOURCE_ADDR: &str = "169.254.77.1";
 const DEST_ADDR: &str = "169.254.77.2";
 const DEST: &str = "169.254.77.2:7740";
 
-fn run_detached<'a>(rt: &'a Runtime, b: &Bundle, name: &str) -> Container<'a> {
-    b.save();
-    let c = rt.guard(&unique_id(name));
-    let (out, _, _) = rt.output_detached(&["run", "-d", "--bundle", b.path_str(), &c.id]);
-    assert!(out.success(), "run -d failed\n{out}");
-    c
-}
-
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// Two network namespaces joined by a veth pair, and the cgroup prefix the
