@@ -1,10 +1,29 @@
 //! Printing the per-container outcomes of `checkpoint --all` and
 //! `restore --all`.
 
+use std::path::{Path, PathBuf};
+
 use cryo_checkpoint::all::Outcome as One;
 use cryo_cli::cli::all::Format;
 
-use super::{write_stdout, Outcome};
+use super::{absolute, write_stdout, Outcome};
+
+/// The absolute `--image-root` that `--all` or `--group` (`batch`) needs.
+pub fn image_root(root: Option<&Path>, batch: &str) -> Result<PathBuf, String> {
+    root.map(absolute)
+        .ok_or_else(|| format!("{batch} needs --image-root"))
+}
+
+/// The row of a container a group verb handled (a group succeeds or fails
+/// as a whole).
+pub fn done(id: String, pid: Option<i32>) -> One {
+    One {
+        id,
+        ok: true,
+        pid,
+        error: None,
+    }
+}
 
 /// Prints the outcomes; fails (exit 1) if any container failed.
 pub fn report(outcomes: &[One], format: Format, done: &str) -> Outcome {

@@ -11,11 +11,7 @@ use super::{absolute, err, Outcome};
 
 pub fn run(cli: &cryo_cli::Cli, store: &Store, a: &Args) -> Outcome {
     if a.all {
-        let root = a
-            .image_root
-            .as_deref()
-            .map(absolute)
-            .ok_or("--all needs --image-root")?;
+        let root = super::all::image_root(a.image_root.as_deref(), "--all")?;
         let base = options(cli, a, String::new(), PathBuf::new())?;
         let progress = crate::progress::Progress::new();
         let outcomes =
@@ -25,11 +21,7 @@ pub fn run(cli: &cryo_cli::Cli, store: &Store, a: &Args) -> Outcome {
         return super::all::report(&outcomes, a.format, "checkpointed");
     }
     if !a.group.is_empty() {
-        let root = a
-            .image_root
-            .as_deref()
-            .map(absolute)
-            .ok_or("--group needs --image-root")?;
+        let root = super::all::image_root(a.image_root.as_deref(), "--group")?;
         let base = options(cli, a, String::new(), PathBuf::new())?;
         let group = crate::progress::Progress::new()
             .run(
@@ -39,12 +31,7 @@ pub fn run(cli: &cryo_cli::Cli, store: &Store, a: &Args) -> Outcome {
             .map_err(err)?;
         let outcomes: Vec<_> = std::iter::once(&group.holder)
             .chain(&group.members)
-            .map(|m| cryo_checkpoint::all::Outcome {
-                id: m.id.clone(),
-                ok: true,
-                pid: None,
-                error: None,
-            })
+            .map(|m| super::all::done(m.id.clone(), None))
             .collect();
         return super::all::report(&outcomes, a.format, "checkpointed");
     }

@@ -13,11 +13,7 @@ use super::{absolute, err, Outcome};
 pub fn run(cli: &cryo_cli::Cli, store: &Store, a: &Args) -> Outcome {
     super::create::check_cgroup_manager(cli)?;
     if a.all {
-        let root = a
-            .image_root
-            .as_deref()
-            .map(absolute)
-            .ok_or("--all needs --image-root")?;
+        let root = super::all::image_root(a.image_root.as_deref(), "--all")?;
         let base = options(cli, store, a, String::new(), PathBuf::new())?;
         let progress = crate::progress::Progress::new();
         let outcomes =
@@ -27,11 +23,7 @@ pub fn run(cli: &cryo_cli::Cli, store: &Store, a: &Args) -> Outcome {
         return super::all::report(&outcomes, a.format, "restored");
     }
     if a.group {
-        let root = a
-            .image_root
-            .as_deref()
-            .map(absolute)
-            .ok_or("--group needs --image-root")?;
+        let root = super::all::image_root(a.image_root.as_deref(), "--group")?;
         let base = options(cli, store, a, String::new(), PathBuf::new())?;
         let pids = crate::progress::Progress::new()
             .run("restoring the group", || {
@@ -40,12 +32,7 @@ pub fn run(cli: &cryo_cli::Cli, store: &Store, a: &Args) -> Outcome {
             .map_err(err)?;
         let outcomes: Vec<_> = pids
             .into_iter()
-            .map(|(id, pid)| cryo_checkpoint::all::Outcome {
-                id,
-                ok: true,
-                pid: Some(pid),
-                error: None,
-            })
+            .map(|(id, pid)| super::all::done(id, Some(pid)))
             .collect();
         return super::all::report(&outcomes, a.format, "restored");
     }
