@@ -80,7 +80,12 @@ fn unescape_mountinfo(s: &str) -> String {
 /// cgroup hierarchy) under it. Errors name the mount that stayed.
 pub fn unmount_all_under(dir: &Path) -> Result<(), (PathBuf, Errno)> {
     let list = |dir: &Path| mount_points_under(dir).map_err(|e| (dir.to_path_buf(), io_errno(&e)));
-    for m in list(dir)? {
+    let mounted = list(dir)?;
+    if mounted.is_empty() {
+        // The common case (every delete): nothing to undo or to look again for.
+        return Ok(());
+    }
+    for m in mounted {
         match umount_detach(&m) {
             Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
             Err(e) => return Err((m, e)),
