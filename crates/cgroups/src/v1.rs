@@ -248,8 +248,12 @@ const THAWED: &str = "THAWED";
 /// is thawed back and an error is returned.
 pub(crate) fn freeze(dir: &Path) -> Result<(), CgroupError> {
     let state_file = dir.join("freezer.state");
+    // Until the deadline, not a number of tries: the tries below take well
+    // under a second, and a cgroup whose tasks are busy (just detached from
+    // CRIU's ptrace, in uninterruptible sleep, on a loaded host) can take
+    // longer than that to freeze.
     let deadline = Instant::now() + Duration::from_secs(10);
-    for i in 0..1000u32 {
+    for i in 0u32.. {
         if i % 50 == 49 {
             // Occasional thaw and sleep helps when new processes keep appearing.
             let _ = fs::write(&state_file, THAWED);
