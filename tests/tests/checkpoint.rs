@@ -195,6 +195,58 @@ fn paused_container_checkpoints() {
     assert_continues(&b, at);
 }
 
+/// The children of `pid` (host pids) and the state letter of each.
+fn children_states(pid: i64) -> Vec<(i64, String)> {
+    let kids =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    kids.split_whitespace()
+        .filter_map(|k| k.parse::<i64>().ok())
+        .map(|k| {
+            let status = std::fs::read_to_string(format!("/proc/{k}/status")).unwrap_or_default();
+            let state = status
+                .lines()
+                .find_map(|l| l.strip_prefix("State:"))
+                .and_then(|v| v.split_whitespace().next())
+                .unwrap_or("?")
+                .to_string();
+            (k, state)
+        })
+        .collect()
+}
+
+#[test]
+fn a_container_with_a_zombie_restores_with_it() {
+    // The child exits at once and its parent (sleep, exec'd over the
+    // shell) never reaps it. CRIU dumps a zombie with only core-<pid>.img
+    // and a thread id of 0 in pstree.img; restore must accept that and
+    // bring the zombie back.
+    let rt = Runtime::cryo();
+    let b = Bundle::new(&["sh", "-c", "sleep 0 & exec sleep 1000"]);
+    let c = run_detached(&rt, &b, "ck-zombie");
+    let pid = c.pid();
+    wait_for(WAIT, "a zombie child of the container's init", || {
+        children_states(pid).iter().any(|(_, s)| s == "Z")
+    });
+    let img = image_dir("zombie");
+    checkpoint_ok(&rt, &c.id, img.path(), &[]);
+    let r = restore_detached(&rt, &b, &c.id, img.path(), &[]);
+    assert_eq!(r.status(), "running");
+    let kids = children_states(r.pid());
+    assert_eq!(
+        kids.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(),
+        ["Z"],
+        "children of the restored init: {kids:?}"
+    );
+    // What `inspect` reports of the zombie: one thread, its own pid.
+    let out = rt.run_ok(&["inspect", "--format", "json", path(img.path())]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("inspect json");
+    let zombie = v["processes"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["state"] == "dead"))
+        .unwrap_or_else(|| panic!("no dead process in inspect's report\n{out}"));
+    assert_eq!(zombie["threads"], json!([zombie["pid"]]), "{zombie}");
+}
+
 #[test]
 fn three_copies_from_one_image_at_once() {
     let rt = Runtime::cryo();

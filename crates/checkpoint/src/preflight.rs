@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use cryo_images::task::{task_state_name, CoreEntry};
 use cryo_images::ImageDir;
 
 use crate::error::{CheckpointError, Result};
@@ -22,6 +23,23 @@ pub fn host_arch() -> &'static str {
         "mips64" => "mips",
         other => other,
     }
+}
+
+/// Refuses a thread dumped on another architecture.
+fn check_arch(dir: &Path, core: &CoreEntry, tid: u32, host: &str) -> Result<()> {
+    if core.arch == host {
+        return Ok(());
+    }
+    let arch = if core.arch == "unknown" {
+        "an unknown architecture"
+    } else {
+        core.arch
+    };
+    Err(CheckpointError::Invalid(format!(
+        "checkpoint {} was made on {arch} (core-{tid}.img) and this host is {host}: \
+         CRIU restores only on the architecture it dumped on",
+        dir.display()
+    )))
 }
 
 fn damaged(dir: &Path, e: cryo_images::ImageError) -> CheckpointError {
@@ -42,25 +60,21 @@ pub fn check(dir: &Path) -> Result<()> {
     let tree = images.pstree().map_err(|e| damaged(dir, e))?;
     let host = host_arch();
     for p in &tree {
-        let threads = if p.threads.is_empty() {
-            std::slice::from_ref(&p.pid)
-        } else {
-            p.threads.as_slice()
-        };
-        for tid in threads {
+        // CRIU reads a process's own core as core-<pid>.img. A zombie has
+        // nothing else: CRIU runs no parasite in it, so its one thread's
+        // id in pstree.img stays 0.
+        let main = images.core(p.pid).map_err(|e| damaged(dir, e))?;
+        check_arch(dir, &main, p.pid, host)?;
+        let dead = main
+            .task
+            .as_ref()
+            .is_some_and(|t| matches!(task_state_name(t.task_state), "dead" | "zombie"));
+        if dead {
+            continue;
+        }
+        for tid in p.threads.iter().filter(|t| **t != p.pid) {
             let core = images.core(*tid).map_err(|e| damaged(dir, e))?;
-            if core.arch != host {
-                let arch = if core.arch == "unknown" {
-                    "an unknown architecture"
-                } else {
-                    core.arch
-                };
-                return Err(CheckpointError::Invalid(format!(
-                    "checkpoint {} was made on {arch} (core-{tid}.img) and this host is {host}: \
-                     CRIU restores only on the architecture it dumped on",
-                    dir.display()
-                )));
-            }
+            check_arch(dir, &core, *tid, host)?;
         }
     }
     let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)

@@ -404,7 +404,13 @@ pub fn inspect(dir: impl AsRef<Path>, opts: &InspectOptions) -> Result<Report> {
             pgid: pe.pgid,
             sid: pe.sid,
             depth: depths[i],
-            threads: pe.threads.clone(),
+            // A zombie's one thread id is 0 in pstree.img (CRIU learns
+            // thread ids from its parasite, which never runs in a zombie).
+            threads: pe
+                .threads
+                .iter()
+                .map(|&t| if t == 0 { pe.pid } else { t })
+                .collect(),
             comm: tc.comm.clone(),
             state: task::task_state_name(tc.task_state),
             exit_code: tc.exit_code,
