@@ -256,3 +256,43 @@ fn freezer_pause_resume() {
     rt.run_ok(&["resume", &c.id]);
     assert_eq!(c.status(), "running");
 }
+
+#[test]
+fn a_container_throttled_by_its_cpu_quota_pauses() {
+    // Busy loops held to 1 ms of CPU per 100 ms period: a runnable task
+    // may wait most of a period before it can reach the refrigerator, so a
+    // freeze must keep the cgroup frozen for that long rather than thaw
+    // and retry every few milliseconds.
+    let rt = Runtime::cryo();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "for i in 1 2 3; do (while :; do :; done) & done; while :; do :; done",
+    ]);
+    let id = unique_id("throttled");
+    let path = cg_path(&id);
+    b.config_mut()["linux"]["cgroupsPath"] = json!(path);
+    b.config_mut()["linux"]["resources"] = json!({
+        "cpu": {"quota": 1000, "period": 100000},
+    });
+    let c = rt.create(&b, "throttled");
+    c.start();
+    wait_for(
+        std::time::Duration::from_secs(20),
+        "the four busy loops",
+        || procs("freezer", &path).len() == 4,
+    );
+    for round in 0..5 {
+        let out = rt.output(&["pause", &c.id]);
+        assert!(out.success(), "round {round}: pause failed\n{out}");
+        assert_eq!(c.status(), "paused");
+        assert_eq!(
+            read_trim(&cgroup_v1_dir("freezer", &path).join("freezer.state")),
+            "FROZEN"
+        );
+        rt.run_ok(&["resume", &c.id]);
+        assert_eq!(c.status(), "running");
+    }
+    rt.run_ok(&["delete", "--force", &c.id]);
+    assert_removed(&path);
+}

@@ -242,27 +242,25 @@ const THAWED: &str = "THAWED";
 
 /// Freezes a v1 freezer cgroup and waits until it reads FROZEN.
 ///
-/// A v1 cgroup can stay in FREEZING while processes keep appearing, so,
-/// like runc, FROZEN is re-written up to 1000 times with an occasional thaw
-/// and short sleeps. If it still does not freeze (or 10 s pass), the cgroup
-/// is thawed back and an error is returned.
+/// FROZEN is re-written at every look, which also freezes tasks forked
+/// after the previous write (a v1 cgroup can miss those and stay in
+/// FREEZING). The looks start a few microseconds apart, so a quick freeze
+/// costs little, and back off to 10 ms. If the cgroup stays FREEZING for
+/// a second it is thawed for 10 ms and frozen again (as runc does, more
+/// often, for tasks that keep appearing). After 10 s it is thawed back and
+/// an error names the tasks that did not freeze.
+///
+/// The cgroup stays frozen between looks: a freeze that thawed every few
+/// milliseconds could never finish on a loaded host, where a runnable
+/// task may wait longer than that for a CPU to reach the refrigerator.
 pub(crate) fn freeze(dir: &Path) -> Result<(), CgroupError> {
     let state_file = dir.join("freezer.state");
-    // Until the deadline, not a number of tries: the tries below take well
-    // under a second, and a cgroup whose tasks are busy (just detached from
-    // CRIU's ptrace, in uninterruptible sleep, on a loaded host) can take
-    // longer than that to freeze.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for i in 0u32.. {
-        if i % 50 == 49 {
-            // Occasional thaw and sleep helps when new processes keep appearing.
-            let _ = fs::write(&state_file, THAWED);
-            sleep(Duration::from_millis(10));
-        }
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(10);
+    let mut since_thaw = start;
+    let mut delay = Duration::from_micros(10);
+    loop {
         fs::write(&state_file, FROZEN)?;
-        if i % 25 == 24 {
-            sleep(Duration::from_micros(10));
-        }
         let state = fs::read_trim(&state_file)?;
         match state.as_str() {
             FROZEN => return Ok(()),
@@ -275,15 +273,74 @@ pub(crate) fn freeze(dir: &Path) -> Result<(), CgroupError> {
                 });
             }
         }
-        if Instant::now() > deadline {
+        let now = Instant::now();
+        if now > deadline {
             break;
         }
+        if now.duration_since(since_thaw) >= Duration::from_secs(1) {
+            let _ = fs::write(&state_file, THAWED);
+            sleep(Duration::from_millis(10));
+            since_thaw = Instant::now();
+            delay = Duration::from_micros(10);
+            continue;
+        }
+        sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(10));
     }
+    let stuck = not_frozen(dir);
     let _ = fs::write(&state_file, THAWED);
     Err(CgroupError::FreezeFailed {
         path: dir.to_path_buf(),
-        reason: "timed out: the cgroup stayed FREEZING".to_owned(),
+        reason: format!("timed out: the cgroup stayed FREEZING{stuck}"),
     })
+}
+
+/// Names the tasks of a FREEZING cgroup that are not in the refrigerator
+/// (up to five: thread id, comm, state letter and wait channel), so that
+/// a freeze that times out says what held it up.
+fn not_frozen(dir: &Path) -> String {
+    let Ok(tasks) = fs::read(&dir.join("tasks")) else {
+        return String::new();
+    };
+    let mut held: Vec<String> = Vec::new();
+    let mut more = 0;
+    for tid in tasks.split_whitespace() {
+        let proc_file = |f: &str| std::fs::read_to_string(format!("/proc/{tid}/{f}"));
+        let wchan = proc_file("wchan").unwrap_or_default();
+        if wchan.trim() == "__refrigerator" {
+            continue;
+        }
+        if held.len() == 5 {
+            more += 1;
+            continue;
+        }
+        // stat: "tid (comm) S ...": comm may hold spaces, the state follows
+        // the last ')'.
+        let stat = proc_file("stat").unwrap_or_default();
+        let comm = stat
+            .split_once('(')
+            .and_then(|(_, r)| r.rsplit_once(')'))
+            .map_or("?", |(c, _)| c);
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().next())
+            .unwrap_or("?");
+        let wchan = if wchan.trim().is_empty() || wchan.trim() == "0" {
+            "running"
+        } else {
+            wchan.trim()
+        };
+        held.push(format!("{tid} ({comm}) {state} in {wchan}"));
+    }
+    if held.is_empty() {
+        return String::new();
+    }
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    format!("; not frozen: {}{more}", held.join(", "))
 }
 
 /// Thaws a v1 freezer cgroup.
