@@ -9,7 +9,7 @@
 
 use std::io::Read;
 use std::net::{IpAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{IntoRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -484,7 +484,8 @@ impl Source<'_> {
 /// A lazy dump running on its own thread: CRIU dumps all but memory, then
 /// serves the memory from its page server until a lazy restore fetched it.
 struct LazyDump {
-    handle: JoinHandle<cryo_checkpoint::Result<Checkpointed>>,
+    /// The dump thread; taken by [`LazyDump::join`].
+    handle: Option<JoinHandle<cryo_checkpoint::Result<Checkpointed>>>,
     done: mpsc::Receiver<()>,
     status: std::fs::File,
     /// The write end CRIU's status-ready hook closes; ours to close when
@@ -512,7 +513,7 @@ impl LazyDump {
             })
             .ctx(|| "start the dump thread".into())?;
         Ok(LazyDump {
-            handle,
+            handle: Some(handle),
             done,
             status: std::fs::File::from(r),
             status_w: Some(w),
@@ -570,24 +571,27 @@ impl LazyDump {
         }
     }
 
+    /// Closes our copy of the write end if the hook never took it. Only
+    /// once the dump thread has ended (or cannot reach the hook any more)
+    /// is "never took it" final: before that the hook might still close
+    /// the fd itself, and a second close could hit an fd reused since.
     fn close_status_w(&mut self) {
         if let Some(w) = self.status_w.take() {
-            // SAFETY: the hook never ran, so this fd is still the write end
-            // of our pipe and nobody else closed or owns it.
-            drop(unsafe { OwnedFd::from_raw_fd(w) });
+            let _ = nix::unistd::close(w);
         }
     }
 
     fn join(mut self) -> Result<Checkpointed> {
-        let handle = {
-            if !self.ready && !self.poll_status(Duration::ZERO) {
-                self.close_status_w();
-            }
-            self.handle
-        };
-        match handle.join() {
-            Ok(r) => Ok(r?),
-            Err(_) => Err(MigrateError::Invalid("the dump thread panicked".into())),
+        let joined = self.handle.take().map(JoinHandle::join);
+        if !self.ready && !self.poll_status(Duration::ZERO) {
+            self.close_status_w();
+        }
+        match joined {
+            Some(Ok(r)) => Ok(r?),
+            Some(Err(_)) => Err(MigrateError::Invalid("the dump thread panicked".into())),
+            None => Err(MigrateError::Invalid(
+                "the dump thread was joined twice".into(),
+            )),
         }
     }
 
