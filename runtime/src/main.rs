@@ -37,8 +37,9 @@ fn main() -> ExitCode {
     ) && !cryo_sys::exe::running_from_sealed_copy()
     {
         let e = cryo_sys::exe::reexec_from_sealed_copy();
-        logger.error(&format!("re-execute cryo from a sealed copy: {e}"));
-        return ExitCode::from(1);
+        let (msg, code) = failure(command, format!("re-execute cryo from a sealed copy: {e}"));
+        logger.error(&msg);
+        return ExitCode::from(code);
     }
     let store = cryo_container::Store::new(&cli.root);
     let result = match command {
@@ -69,8 +70,21 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(msg) => {
+            let (msg, code) = failure(command, msg);
             logger.error(&msg);
-            ExitCode::from(1)
+            ExitCode::from(code)
         }
+    }
+}
+
+/// The message and exit code of a failed verb. As runc does, `exec`
+/// says "exec failed: ..." and exits 255, so that a client can tell the
+/// runtime's failure from the status of the process it ran; every other
+/// verb exits 1.
+fn failure(command: &Command, msg: String) -> (String, u8) {
+    match command {
+        Command::Exec(_) if msg.starts_with("exec failed: ") => (msg, 255),
+        Command::Exec(_) => (format!("exec failed: {msg}"), 255),
+        _ => (msg, 1),
     }
 }

@@ -145,3 +145,48 @@ fn error_messages_match() {
         assert_eq!(oc.stdout, or.stdout, "{args:?}");
     }
 }
+
+#[test]
+fn exec_failures_match() {
+    // runc's exec says "exec failed: ..." and exits 255 whatever went
+    // wrong, so that a client can tell it from the exit status of the
+    // process it ran; conmon and the containerd shim rely on that.
+    let p = Pair::new();
+    let b = Bundle::new(LONG_RUNNING);
+    let cc = p.cryo.create(&b, "parity-exec-cryo");
+    let rc = p.runc.create(&b, "parity-exec-runc");
+    cc.start();
+    rc.start();
+    let msg = |o: &Out| -> String {
+        let line = o.stderr.lines().last().unwrap_or_default().to_string();
+        line.split_once("msg=")
+            .map_or(line.clone(), |(_, m)| m.to_string())
+    };
+    // (flags, command): the id goes between them.
+    let cases: [(&[&str], &[&str]); 3] = [
+        (&[], &["/nonexistent"]),
+        (&["--cwd", "/nope"], &["true"]),
+        (&[], &["sh", "-c", "exit 3"]),
+    ];
+    for (flags, cmd) in cases {
+        let run = |rt: &Runtime, id: &str| {
+            let mut full = vec!["exec"];
+            full.extend_from_slice(flags);
+            full.push(id);
+            full.extend_from_slice(cmd);
+            rt.output(&full)
+        };
+        let (oc, or) = (run(&p.cryo, &cc.id), run(&p.runc, &rc.id));
+        assert_eq!(
+            oc.code(),
+            or.code(),
+            "{flags:?} {cmd:?}: exit codes\n{oc}\n{or}"
+        );
+        assert_eq!(msg(&oc), msg(&or), "{flags:?} {cmd:?}\n{oc}\n{or}");
+    }
+    let oc = p.cryo.output(&["exec", "nosuch", "true"]);
+    let or = p.runc.output(&["exec", "nosuch", "true"]);
+    assert_eq!(oc.code(), Some(255), "{oc}");
+    assert_eq!(oc.code(), or.code(), "exit codes\n{oc}\n{or}");
+    assert_eq!(msg(&oc), msg(&or), "{oc}\n{or}");
+}

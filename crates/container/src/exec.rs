@@ -205,9 +205,7 @@ fn drive(
                 let msg = m.strip_prefix("error ").unwrap_or(&m).to_string();
                 return Err((
                     pid,
-                    ContainerError::Init(format!(
-                        "exec failed: unable to start container process: {msg}"
-                    )),
+                    ContainerError::Init(format!("unable to start container process: {msg}")),
                 ));
             }
             None => break,
@@ -218,8 +216,6 @@ fn drive(
     }
     pid.ok_or((
         None,
-        ContainerError::Init(
-            "exec failed: unable to start container process: exec process exited early".into(),
-        ),
+        ContainerError::Init("unable to start container process: exec process exited early".into()),
     ))
 }
