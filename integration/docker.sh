@@ -199,7 +199,9 @@ runtime_status() {
 # The workload of the checkpoint scenarios: its state is the shell variable
 # i, counted up and written to /tmp/c ten times a second. A restored container
 # goes on counting from the checkpoint's value; a restarted one from 1.
-COUNTER_LOOP='i=0; while :; do i=$((i+1)); echo $i > /tmp/c; sleep 0.1; done'
+# The write goes through a rename: a checkpoint or a reader never finds
+# /tmp/c empty between the truncation and the write.
+COUNTER_LOOP='i=0; while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/c; sleep 0.1; done'
 
 # counter NAME: the number in the container's /tmp/c, read with docker exec;
 # fails if there is none. The shell rewrites the file every 0.1 s (`echo >`

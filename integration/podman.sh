@@ -237,8 +237,10 @@ sc_restart() {
 # The workload's state lives in the memory of its shell (the variable i): a
 # container started afresh instead of restored counts from 1 again.
 
+# The write goes through a rename: a checkpoint or a reader never finds
+# /tmp/c empty between the truncation and the write.
 # shellcheck disable=SC2016 # expanded by the container's shell
-COUNTER='i=0; while :; do i=$((i+1)); echo $i > /tmp/c; sleep 0.1; done'
+COUNTER='i=0; while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/c; sleep 0.1; done'
 # Checkpoints are taken once the counter is past this, so a restarted
 # counter (read within a second or so of the restore) cannot reach it.
 COUNTER_MIN=20
