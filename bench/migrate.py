@@ -58,6 +58,36 @@ NS_A, NS_B = f"{TAG}a", f"{TAG}b"
 ADDR_A, ADDR_B = "169.254.79.1", "169.254.79.2"
 PORT = 7749
 MODES = ("cryo post-copy", "cryo stop-and-copy", "runc by hand")
+
+# Touches 4 GiB of fresh anonymous memory, 1 GiB at a time and page by
+# page, frees it all, then touches 4 GiB again (mostly the pages just
+# freed), printing the time of each GiB: "first: a b c d" and "again: ...".
+# In a VM whose host backs guest memory lazily and takes freed pages back
+# (free page reporting), touching a page the host does not back costs a
+# host fault, many times the cost of touching a page freed just before.
+TOUCH_C = r"""
+#include <stdio.h>
+#include <sys/mman.h>
+#include <time.h>
+#define GIB (1UL << 30)
+#define N 4
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static int pass(const char *name) {
+    char *p[N];
+    printf("%s:", name);
+    for (int g = 0; g < N; g++) {
+        p[g] = mmap(0, GIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p[g] == MAP_FAILED) return 1;
+        double t = now();
+        for (size_t i = 0; i < GIB; i += 4096) p[g][i] = 1;
+        printf(" %.3f", now() - t);
+    }
+    printf("\n");
+    for (int g = 0; g < N; g++) munmap(p[g], GIB);
+    return 0;
+}
+int main(void) { return pass("first") || pass("again"); }
+"""
 SIZES = (16, 64, 256, 1024)
 
 # Receives one tar stream on ADDR:PORT and unpacks it into DIR (run in B's
@@ -122,6 +152,7 @@ class Bench:
         self.res: dict[tuple[int, str], list[dict]] = {}
         self.failures: list[str] = []
         self.seq = 0
+        self.touch_s: dict[str, list[float]] = {}  # s per GiB: "first" and "again"
 
     # ---------------------------------------------------------------- setup --
 
@@ -135,6 +166,9 @@ class Bench:
         memfifo = self.work / "memfifo"
         (self.work / "memfifo.c").write_text(ck.MEMFIFO_C)
         sh("gcc", "-O2", "-static", "-Wall", "-o", str(memfifo), str(self.work / "memfifo.c"))
+        self.touch = self.work / "touch"
+        (self.work / "touch.c").write_text(TOUCH_C)
+        sh("gcc", "-O2", "-Wall", "-o", str(self.touch), str(self.work / "touch.c"))
         self.bundle = self.work / "mem"
         env = dict(ck.ENV, BUNDLE_TERMINAL="false")
         subprocess.run(["bash", str(REPO / "scripts" / "make-bundle.sh"), str(self.bundle), "/memfifo", "16"],
@@ -301,8 +335,17 @@ class Bench:
             "moved_mib": moved,
         }
 
+    def probe_memory(self) -> None:
+        """What touching free memory costs here, per GiB (see TOUCH_C)."""
+        for line in sh(str(self.touch)).stdout.splitlines():
+            name, _, times = line.partition(":")
+            self.touch_s[name] = [float(t) for t in times.split()]
+        log(f"memory: touching 4 GiB, s per GiB: first {self.touch_s.get('first')}, "
+            f"again right after freeing it {self.touch_s.get('again')}")
+
     def run(self) -> None:
         order = list(MODES)
+        self.probe_memory()
         for mb in self.sizes:
             for rep in range(self.args.reps):
                 # the first mode alternates
@@ -400,6 +443,18 @@ class Bench:
                "restore -d`; between them the image copy. cryo post-copy's dump stops when CRIU's page server "
                "is ready (no memory written), its memory then goes over while the container runs on B "
                "(*post-copy after start*).", ""]
+        if self.touch_s:
+            fmt = lambda k: ", ".join(f"{t:.2f}" for t in self.touch_s.get(k, []))
+            md += ["## Memory on this machine", "",
+                   f"Touching 4 GiB of fresh anonymous memory, 1 GiB at a time, took {fmt('first')} s per GiB "
+                   f"at the start of this run, and {fmt('again')} s right after it was freed. This VM's host "
+                   "backs guest memory lazily and takes freed pages back (free page reporting), so touching a "
+                   "page nobody freed just before can cost a host fault, several times the cost of reusing a "
+                   "freed one. In stop-and-copy, cryo keeps the source frozen until the destination runs its "
+                   "copy (so that a failed restore leaves the source as it was), and the destination's restore "
+                   "needs memory beyond what was just freed; `runc checkpoint` kills the source before the "
+                   "restore, which then reuses the pages just freed. On two real hosts neither restore can reuse "
+                   "the source's memory.", ""]
         if self.failures:
             md += ["## Failures", ""] + [f"- {x}" for x in self.failures] + [""]
         (outdir / "migrate.md").write_text("\n".join(md))
