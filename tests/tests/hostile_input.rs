@@ -706,3 +706,49 @@ fn odd_entries_in_the_state_root_are_skipped_by_list() {
         }
     }
 }
+
+#[test]
+fn a_symlink_in_the_state_root_is_no_container() {
+    // An entry named like an id that is a symbolic link (cryo never makes
+    // one) is not followed: not to a real container's directory in the
+    // root, whose container verbs on the link must not touch, and not to
+    // a directory outside, where nothing may be created.
+    for (name, rt) in runtimes() {
+        let b = Bundle::new(LONG_RUNNING);
+        let real = rt.create(&b, "sym-real");
+        real.start();
+        let root = rt.root_path();
+        let outside = tempfile::tempdir().expect("tempdir");
+        std::os::unix::fs::symlink(root.join(&real.id), root.join("linked"))
+            .expect("symlink to the real container");
+        std::os::unix::fs::symlink(outside.path(), root.join("linked-out"))
+            .expect("symlink outside");
+        for link in ["linked", "linked-out"] {
+            for verb in [
+                vec!["state", link],
+                vec!["kill", link, "KILL"],
+                vec!["pause", link],
+            ] {
+                let out = rt.run_fail(&verb);
+                assert!(
+                    out.stderr.contains("container does not exist"),
+                    "{name}: {verb:?}\n{out}"
+                );
+            }
+            rt.run_ok(&["delete", "--force", link]);
+            assert!(
+                std::fs::symlink_metadata(root.join(link)).is_err(),
+                "{name}: delete --force {link} left the link"
+            );
+        }
+        let listed = rt.run_ok(&["list", "-q"]);
+        assert_eq!(listed.stdout.trim(), real.id, "{name}: {listed}");
+        assert_eq!(real.status(), "running", "{name}: the real container");
+        let left: Vec<_> = std::fs::read_dir(outside.path())
+            .expect("read outside")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{name}: made outside the root: {left:?}");
+    }
+}

@@ -25,7 +25,7 @@ use cryo_oci::Status;
 use serde::Serialize;
 
 use crate::error::{ContainerError, Context, Result};
-use crate::store::{read_record, Record, Store};
+use crate::store::{Record, Store};
 
 /// One event of a container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,8 +87,7 @@ impl Event {
 
 /// Reads the container's record and fails, in runc's words, if it stopped.
 fn running_record(store: &Store, id: &str) -> Result<Record> {
-    cryo_oci::validate_id(id)?;
-    let rec = read_record(&store.dir(id))?;
+    let rec = store.read(id)?;
     if rec.status() == Status::Stopped {
         return Err(ContainerError::NotRunningId(id.to_string()));
     }

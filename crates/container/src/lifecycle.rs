@@ -74,9 +74,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
 }
 
 pub fn state(store: &Store, id: &str) -> Result<State> {
-    cryo_oci::validate_id(id)?;
-    let dir = store.dir(id);
-    let rec = crate::store::read_record(&dir)?;
+    let rec = store.read(id)?;
     recover_frozen_unlocked(store, id, &rec);
     // runc leaves `owner` empty in `state` (only `list` fills it in).
     Ok(rec.state(String::new()))
@@ -210,7 +208,14 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
 /// verb is working on it, with what the killed create or restore recorded
 /// in `pending.json`: its processes, cgroup and CRIU's cgroup yard, and
 /// anything mounted in the directory (CRIU's root).
+///
+/// A symbolic link in its place is removed, not followed (runc's `delete
+/// --force` removes it too).
 fn remove_stale_dir(store: &Store, id: &str) {
+    if store.is_symlink(id) {
+        let _ = std::fs::remove_file(store.dir(id));
+        return;
+    }
     if let Some(locked) = store.lock_stale(id) {
         if let Some(pending) = locked.pending() {
             remove_pending(&pending);

@@ -7,14 +7,13 @@ use std::process::{Command, Stdio};
 use cryo_oci::Status;
 
 use crate::error::{ContainerError, Result};
-use crate::store::{read_record, Store};
+use crate::store::Store;
 
 /// Host pids of every process in the container's cgroup (and its child
 /// cgroups), sorted. A stopped container whose cgroup is already gone has
 /// none, as with runc.
 pub fn processes(store: &Store, id: &str) -> Result<Vec<i32>> {
-    cryo_oci::validate_id(id)?;
-    let rec = read_record(&store.dir(id))?;
+    let rec = store.read(id)?;
     let cg = cryo_cgroups::from_paths(rec.cgroup_paths.clone())?;
     match cg.processes() {
         Ok(pids) => Ok(pids),

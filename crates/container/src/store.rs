@@ -198,12 +198,29 @@ impl Store {
         self.root.join(id)
     }
 
+    /// Whether the entry of `id` in the root is a symbolic link. cryo never
+    /// makes one; a verb treats it as no container (as runc, which resolves
+    /// ids inside its root, does), so nothing it locks, reads or removes is
+    /// reached through the link.
+    pub fn is_symlink(&self, id: &str) -> bool {
+        fs::symlink_metadata(self.dir(id)).is_ok_and(|m| m.file_type().is_symlink())
+    }
+
     fn ensure_root(&self) -> Result<()> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&self.root)
             .ctx(|| format!("create state root {}", self.root.display()))
+    }
+
+    /// The record of `id`, read without its lock (`state`, `ps`, `events`).
+    pub fn read(&self, id: &str) -> Result<Record> {
+        cryo_oci::validate_id(id)?;
+        if self.is_symlink(id) {
+            return Err(ContainerError::NotExist);
+        }
+        read_record(&self.dir(id))
     }
 
     /// Creates the container's directory; fails if the id is taken.
@@ -225,6 +242,9 @@ impl Store {
     pub fn lock(&self, id: &str) -> Result<Locked> {
         cryo_oci::validate_id(id)?;
         let dir = self.dir(id);
+        if self.is_symlink(id) {
+            return Err(ContainerError::NotExist);
+        }
         loop {
             if !dir.join(STATE_FILE).exists() {
                 return Err(ContainerError::NotExist);
@@ -260,7 +280,7 @@ impl Store {
     pub fn lock_stale(&self, id: &str) -> Option<Locked> {
         cryo_oci::validate_id(id).ok()?;
         let dir = self.dir(id);
-        if !dir.is_dir() || dir.join(STATE_FILE).exists() {
+        if self.is_symlink(id) || !dir.is_dir() || dir.join(STATE_FILE).exists() {
             return None;
         }
         let file = open_lock_file(&dir, true).ok()?;
@@ -272,6 +292,9 @@ impl Store {
     /// Locks `id` without waiting; None if a verb holds it (or it is gone).
     pub fn try_lock(&self, id: &str) -> Option<Locked> {
         cryo_oci::validate_id(id).ok()?;
+        if self.is_symlink(id) {
+            return None;
+        }
         let dir = self.dir(id);
         let file = open_lock_file(&dir, false).ok()?;
         let lock =
@@ -289,7 +312,11 @@ impl Store {
         };
         for entry in entries.flatten() {
             if let Some(name) = entry.file_name().to_str() {
-                if cryo_oci::validate_id(name).is_ok() && entry.path().join(STATE_FILE).exists() {
+                let linked = entry.file_type().is_ok_and(|t| t.is_symlink());
+                if cryo_oci::validate_id(name).is_ok()
+                    && !linked
+                    && entry.path().join(STATE_FILE).exists()
+                {
                     ids.push(name.to_string());
                 }
             }
