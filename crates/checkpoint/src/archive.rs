@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -180,12 +180,67 @@ pub fn create(dest: &Path, images: &Path, config: &Path, mut meta: Metadata) -> 
     Ok(meta)
 }
 
+/// A scratch directory in the state root `root` for unpacking
+/// (`kind` "import") or packing ("export") an archive of `id`:
+/// `.<kind>-<id>-<pid>-<nanoseconds>`, not yet created. Scratch dirs of
+/// either kind left by cryo processes that are gone (killed mid-way) are
+/// removed first.
+pub fn scratch_dir(root: &Path, kind: &str, id: &str) -> PathBuf {
+    remove_stale_scratch(root);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    root.join(format!(".{kind}-{id}-{}-{nanos}", std::process::id()))
+}
+
+/// The pid in a scratch dir's name, if it is one.
+fn scratch_owner(name: &str) -> Option<u32> {
+    let rest = name
+        .strip_prefix(".import-")
+        .or_else(|| name.strip_prefix(".export-"))?;
+    let mut parts = rest.rsplitn(3, '-');
+    let (_nanos, pid) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    pid.parse().ok()
+}
+
+fn remove_stale_scratch(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(scratch_owner) else {
+            continue;
+        };
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Unpacks and verifies `archive` into `dest` (created 0700; must not
 /// exist): the images land in `dest/images`, the config at
 /// `dest/config.json`. On any mismatch `dest` is removed again and nothing
 /// is left.
 pub fn extract(archive: &Path, dest: &Path) -> Result<Metadata> {
-    crate::private_dir(dest)?;
+    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::private_dir(parent)?;
+    }
+    // Not recursive and not over an existing one: a failure below removes
+    // `dest`, which must then be ours.
+    match std::fs::DirBuilder::new().mode(0o700).create(dest) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(CheckpointError::Invalid(format!(
+                "cannot unpack {} into {}: it already exists",
+                archive.display(),
+                dest.display()
+            )))
+        }
+        Err(e) => return Err(e).ctx(|| format!("create {}", dest.display())),
+    }
     let r = extract_inner(archive, dest);
     if r.is_err() {
         let _ = std::fs::remove_dir_all(dest);
@@ -504,5 +559,58 @@ mod tests {
         let s = dump_stats(&p);
         assert_eq!(s.get("frozen_time"), Some(&300));
         assert_eq!(s.get("pages_written"), Some(&5));
+    }
+
+    #[test]
+    fn scratch_names_and_their_owner() {
+        assert_eq!(scratch_owner(".import-my-id-123-456789"), Some(123));
+        assert_eq!(scratch_owner(".export-x-9-1"), Some(9));
+        assert_eq!(scratch_owner(".import-x-notapid-1"), None);
+        assert_eq!(scratch_owner(".import-1"), None);
+        assert_eq!(scratch_owner("import-x-1-2"), None);
+        assert_eq!(scratch_owner("a-container"), None);
+        let t = tempfile::tempdir().expect("tempdir");
+        let name = scratch_dir(t.path(), "import", "c-1");
+        let file = name
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        assert_eq!(scratch_owner(file), Some(std::process::id()), "{file}");
+    }
+
+    #[test]
+    fn stale_scratch_of_gone_processes_is_removed() -> std::io::Result<()> {
+        let t = tempfile::tempdir()?;
+        // pid_max is at most 2^22: no process has this pid.
+        let stale = t.path().join(".import-c-99999999-1");
+        let live = t.path().join(format!(".export-c-{}-1", std::process::id()));
+        let container = t.path().join("c");
+        for d in [&stale, &live, &container] {
+            std::fs::create_dir(d)?;
+        }
+        let _ = scratch_dir(t.path(), "export", "c");
+        assert!(!stale.exists());
+        assert!(live.exists() && container.exists());
+        Ok(())
+    }
+
+    #[test]
+    fn extract_refuses_an_existing_destination() -> std::io::Result<()> {
+        let t = tempfile::tempdir()?;
+        let dest = t.path().join("there");
+        std::fs::create_dir(&dest)?;
+        std::fs::write(dest.join("keep"), "x")?;
+        let e = extract(&t.path().join("no-such.tar.zst"), &dest)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert!(
+            e.as_ref().is_err_and(|m| m.contains("already exists")),
+            "{e:?}"
+        );
+        assert!(
+            dest.join("keep").exists(),
+            "the existing one was left alone"
+        );
+        Ok(())
     }
 }

@@ -65,9 +65,7 @@ pub fn create_from_checkpoint(
         return crate::restore(store, &opts);
     }
     cryo_oci::validate_id(&opts.id).map_err(cryo_container::ContainerError::from)?;
-    let dir = store
-        .root()
-        .join(format!(".import-{}-{}", opts.id, std::process::id()));
+    let dir = crate::archive::scratch_dir(store.root(), "import", &opts.id);
     crate::archive::extract(from, &dir)?;
     opts.image_path = dir.join(crate::archive::IMAGES);
     if opts.work_path.is_none() {

@@ -41,11 +41,11 @@ pub fn run(cli: &cryo_cli::Cli, store: &Store, a: &Args) -> Outcome {
     // With --export and no --image-path the images are only a step on the
     // way to the archive: a private directory under the state root.
     let scratch = match (&a.export, &a.image_path) {
-        (Some(_), None) => Some(
-            store
-                .root()
-                .join(format!(".export-{id}-{}", std::process::id())),
-        ),
+        (Some(_), None) => Some(cryo_checkpoint::archive::scratch_dir(
+            store.root(),
+            "export",
+            &id,
+        )),
         _ => None,
     };
     let image_path = match (&scratch, &a.image_path) {

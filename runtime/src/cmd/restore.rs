@@ -44,9 +44,7 @@ pub fn run(cli: &cryo_cli::Cli, store: &Store, a: &Args) -> Outcome {
     let unpacked = match &a.import {
         Some(archive) => {
             cryo_oci::validate_id(&id).map_err(err)?;
-            let dir = store
-                .root()
-                .join(format!(".import-{id}-{}", std::process::id()));
+            let dir = cryo_checkpoint::archive::scratch_dir(store.root(), "import", &id);
             crate::progress::Progress::new()
                 .run(
                     format!("verifying and unpacking {}", archive.display()),
