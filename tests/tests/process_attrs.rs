@@ -87,6 +87,10 @@ fn unsupported_fields_are_refused_clearly() {
             "selinux",
             json!({"process": {"selinuxLabel": "system_u:system_r:container_t:s0"}}),
         ),
+        (
+            "mountlabel",
+            json!({"linux": {"mountLabel": "system_u:object_r:container_file_t:s0"}}),
+        ),
     ] {
         let mut b = Bundle::new(&["true"]);
         for (section, fields) in patch.as_object().expect("object") {

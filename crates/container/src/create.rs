@@ -474,6 +474,16 @@ pub fn check_supported(spec: &Spec) -> Result<()> {
             ));
         }
     }
+    if spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.mount_label().as_deref())
+        .is_some_and(|s| !s.is_empty())
+    {
+        return Err(ContainerError::Unsupported(
+            "linux.mountLabel (SELinux is not enabled on this host)".into(),
+        ));
+    }
     Ok(())
 }
 
