@@ -225,8 +225,14 @@ fn remove_stale_scratch(root: &Path) {
 /// `dest/config.json`. On any mismatch `dest` is removed again and nothing
 /// is left.
 pub fn extract(archive: &Path, dest: &Path) -> Result<Metadata> {
+    // Missing parents are made private; an existing one (the state root)
+    // keeps its mode.
     if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-        crate::private_dir(parent)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .ctx(|| format!("create {}", parent.display()))?;
     }
     // Not recursive and not over an existing one: a failure below removes
     // `dest`, which must then be ours.
