@@ -170,3 +170,53 @@ fn truncated_or_tampered_archives_are_refused() {
         );
     }
 }
+
+#[test]
+fn an_imported_checkpoint_does_not_reopen_host_files() {
+    // The container's stdout and stderr are host files (run -d with them
+    // redirected). Restored from an archive with stdout on a pipe, the
+    // types differ: restoring from an image directory would reopen the
+    // files by path, but an archive's list of host paths is whatever its
+    // writer put there, so the import refuses, by name, and leaves nothing.
+    let rt = Runtime::cryo();
+    let mut b = Bundle::new(&["sh", "-c", COUNTER]);
+    b.out_dir();
+    b.save();
+    let c = rt.guard(&unique_id("ar-host"));
+    let (out, host_stdout, _) = rt.output_detached(&["run", "-d", "--bundle", b.path_str(), &c.id]);
+    assert!(out.success(), "{out}");
+    wait_for(WAIT, "counter", || read_counter(&b) >= 3);
+    let dir = tempfile::tempdir().expect("tmp");
+    let archive = dir.path().join("host.tar.zst");
+    rt.run_ok(&["checkpoint", "--export", p(&archive), &c.id]);
+    let id = unique_id("ar-host-copy");
+    let _r = rt.guard(&id);
+    let out = rt.run_fail(&[
+        "restore",
+        "-d",
+        "--import",
+        p(&archive),
+        "--bundle",
+        b.path_str(),
+        &id,
+    ]);
+    assert!(
+        out.stderr.contains("does not reopen host files")
+            && out.stderr.contains(path_str(&host_stdout)),
+        "{out}"
+    );
+    rt.run_fail(&["state", &id]);
+    assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
+    // With its stdio on files, as at the checkpoint, the import restores.
+    let (out, _, _) = rt.output_detached(&[
+        "restore",
+        "-d",
+        "--import",
+        p(&archive),
+        "--bundle",
+        b.path_str(),
+        &id,
+    ]);
+    assert!(out.success(), "{out}");
+    assert_continues(&b, read_counter(&b));
+}

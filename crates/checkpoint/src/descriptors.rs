@@ -151,7 +151,12 @@ pub fn is_inherited(target: &str) -> bool {
 /// the caller's own fd when it has the dumped mode (CRIU insists), else the
 /// dumped path reopened when it still has that mode (a host /dev/null, a
 /// log file), else an error naming the mismatch.
-pub fn restore_fd_for(e: &ExternalStdio) -> Result<Option<std::os::fd::OwnedFd>> {
+///
+/// Without `host_files` (images from an archive, whose `cryo-stdio.json`
+/// whoever wrote the archive chose) only a character device is reopened:
+/// a regular file would hand the restored container a host file of the
+/// archive's choosing, open for appending.
+pub fn restore_fd_for(e: &ExternalStdio, host_files: bool) -> Result<Option<std::os::fd::OwnedFd>> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let ours = std::fs::metadata(format!("/proc/self/fd/{}", e.fd))
         .map(|m| m.mode())
@@ -164,6 +169,13 @@ pub fn restore_fd_for(e: &ExternalStdio) -> Result<Option<std::os::fd::OwnedFd>>
         return Err(CheckpointError::Invalid(format!(
             "fd {} of the checkpointed container was {} (mode {:o}); restore needs an fd {} of that type",
             e.fd, e.path, e.mode, e.fd
+        )));
+    }
+    if !host_files && e.mode & libc::S_IFMT != libc::S_IFCHR {
+        return Err(CheckpointError::Invalid(format!(
+            "fd {} of the checkpointed container was the host file {}: a checkpoint from an \
+             archive does not reopen host files; restore with fd {} open on a file of that type",
+            e.fd, e.path, e.fd
         )));
     }
     let f = std::fs::OpenOptions::new()

@@ -68,6 +68,7 @@ pub fn create_from_checkpoint(
     let dir = crate::archive::scratch_dir(store.root(), "import", &opts.id);
     crate::archive::extract(from, &dir)?;
     opts.image_path = dir.join(crate::archive::IMAGES);
+    opts.from_archive = true;
     if opts.work_path.is_none() {
         opts.work_path = Some(store.dir(&opts.id).join("restore"));
     }

@@ -71,6 +71,12 @@ pub struct RestoreOptions {
     /// `TYPE:VALUE` (e.g. `selinux:...`).
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
+    /// The images came in an archive (`restore --import`, a `create` whose
+    /// annotation names one): made elsewhere, by whoever wrote the archive.
+    /// A stdio file outside the container that the images name is then
+    /// reopened by path only if it is a character device (`/dev/null`, a
+    /// tty), never a host file (see [`descriptors::restore_fd_for`]).
+    pub from_archive: bool,
 }
 
 impl RestoreOptions {
@@ -335,7 +341,7 @@ fn restore_inner(opts: &RestoreOptions, undo: &mut Undo) -> Result<Restored> {
     // the caller's fds as well.
     let reopened: Vec<(i32, Option<OwnedFd>)> = external_stdio
         .iter()
-        .map(|e| Ok((e.fd, descriptors::restore_fd_for(e)?)))
+        .map(|e| Ok((e.fd, descriptors::restore_fd_for(e, !opts.from_archive)?)))
         .collect::<Result<_>>()?;
     for (e, (_, substitute)) in external_stdio.iter().zip(&reopened) {
         let n = fdno::STDIO + e.fd;

@@ -110,6 +110,7 @@ fn options(
         hold_network_locked: false,
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
+        from_archive: a.import.is_some(),
     })
 }
 
