@@ -454,6 +454,26 @@ sc_checkpoint_keep_print_stats() {
     expect_restored "$name" "$at"
 }
 
+# No podman process of this suite is left (conmon starts `podman container
+# cleanup` when a container exits).
+no_suite_podman() {
+    ! pgrep -f -- "--root $IT_STATE_DIR/storage" >/dev/null
+}
+
+# containers/storage makes its overlay home a private bind mount and lifts
+# it when the last podman process exits with no layer mounted. The cleanup
+# processes conmon starts can race the last `rm -f` so that none of them
+# lifts it; once no podman of the suite runs and no layer is mounted below
+# it, it is the suite's to lift.
+podman_teardown() {
+    local home=$IT_STATE_DIR/storage/overlay
+    podman_cleanup >/dev/null 2>&1 || true
+    wait_until 15 no_suite_podman || log "warning: podman processes still running after the suite"
+    if mountpoint -q "$home" && ! findmnt -rn -o TARGET | grep -q "^$home/"; then
+        umount "$home" || log "warning: cannot unmount $home"
+    fi
+}
+
 main() {
     it_setup podman_setup
     IT_CLEANUP=podman_cleanup
@@ -480,6 +500,7 @@ main() {
     run_scenario "checkpoint/restore --tcp-established" sc_checkpoint_tcp_established
     run_scenario "checkpoint --export, rm -f, restore --import [--name]" sc_checkpoint_export_import
     run_scenario "checkpoint/restore --keep --print-stats" sc_checkpoint_keep_print_stats
+    podman_teardown
     it_finish
 }
 
