@@ -214,13 +214,20 @@ impl Store {
             .ctx(|| format!("create state root {}", self.root.display()))
     }
 
-    /// The record of `id`, read without its lock (`state`, `ps`, `events`).
-    pub fn read(&self, id: &str) -> Result<Record> {
+    /// The directory of an existing entry `id`: a valid id whose entry is
+    /// not a symbolic link ([`Store::is_symlink`]). Whether it holds a
+    /// container is for the caller to see.
+    fn container_dir(&self, id: &str) -> Result<PathBuf> {
         cryo_oci::validate_id(id)?;
         if self.is_symlink(id) {
             return Err(ContainerError::NotExist);
         }
-        read_record(&self.dir(id))
+        Ok(self.dir(id))
+    }
+
+    /// The record of `id`, read without its lock (`state`, `ps`, `events`).
+    pub fn read(&self, id: &str) -> Result<Record> {
+        read_record(&self.container_dir(id)?)
     }
 
     /// Creates the container's directory; fails if the id is taken.
@@ -240,11 +247,7 @@ impl Store {
 
     /// Locks an existing container.
     pub fn lock(&self, id: &str) -> Result<Locked> {
-        cryo_oci::validate_id(id)?;
-        let dir = self.dir(id);
-        if self.is_symlink(id) {
-            return Err(ContainerError::NotExist);
-        }
+        let dir = self.container_dir(id)?;
         loop {
             if !dir.join(STATE_FILE).exists() {
                 return Err(ContainerError::NotExist);
@@ -278,9 +281,8 @@ impl Store {
     /// nobody holds its lock (a create or restore in progress does): what
     /// a killed create or restore left behind.
     pub fn lock_stale(&self, id: &str) -> Option<Locked> {
-        cryo_oci::validate_id(id).ok()?;
-        let dir = self.dir(id);
-        if self.is_symlink(id) || !dir.is_dir() || dir.join(STATE_FILE).exists() {
+        let dir = self.container_dir(id).ok()?;
+        if !dir.is_dir() || dir.join(STATE_FILE).exists() {
             return None;
         }
         let file = open_lock_file(&dir, true).ok()?;
@@ -291,11 +293,7 @@ impl Store {
 
     /// Locks `id` without waiting; None if a verb holds it (or it is gone).
     pub fn try_lock(&self, id: &str) -> Option<Locked> {
-        cryo_oci::validate_id(id).ok()?;
-        if self.is_symlink(id) {
-            return None;
-        }
-        let dir = self.dir(id);
+        let dir = self.container_dir(id).ok()?;
         let file = open_lock_file(&dir, false).ok()?;
         let lock =
             nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).ok()?;
