@@ -144,16 +144,18 @@ pub fn wait_for(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// The state letter of a task (`R`, `S`, `D`, `Z`, ...) from
+/// `/proc/<tid>/stat`, or None if it does not exist.
+pub fn proc_state(tid: impl std::fmt::Display) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
+    // The state field follows the parenthesised comm, which may contain spaces.
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    Some(after.split_whitespace().next().unwrap_or("?").to_string())
+}
+
 /// True if `pid` no longer exists (or is a zombie).
 pub fn pid_is_dead(pid: i64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => {
-            // The state field follows the parenthesised comm, which may contain spaces.
-            let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-            matches!(after.split_whitespace().next(), Some("Z") | Some("X"))
-        }
-    }
+    proc_state(pid).is_none_or(|s| s == "Z" || s == "X")
 }
 
 /// `readlink /proc/<pid>/ns/<ns>`, e.g. `net:[4026531840]`.

@@ -201,16 +201,7 @@ fn children_states(pid: i64) -> Vec<(i64, String)> {
         std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
     kids.split_whitespace()
         .filter_map(|k| k.parse::<i64>().ok())
-        .map(|k| {
-            let status = std::fs::read_to_string(format!("/proc/{k}/status")).unwrap_or_default();
-            let state = status
-                .lines()
-                .find_map(|l| l.strip_prefix("State:"))
-                .and_then(|v| v.split_whitespace().next())
-                .unwrap_or("?")
-                .to_string();
-            (k, state)
-        })
+        .map(|k| (k, proc_state(k).unwrap_or_else(|| "?".into())))
         .collect()
 }
 

@@ -258,14 +258,9 @@ fn container_tasks(cgroup: &str) -> String {
     let mut out = format!("freezer.state {}", state.trim());
     let tasks = std::fs::read_to_string(dir.join("tasks")).unwrap_or_default();
     for t in tasks.split_whitespace() {
-        let stat = std::fs::read_to_string(format!("/proc/{t}/stat")).unwrap_or_default();
+        let state = proc_state(t).unwrap_or_else(|| "gone".into());
         let wchan = std::fs::read_to_string(format!("/proc/{t}/wchan")).unwrap_or_default();
-        let head: Vec<&str> = stat.split_whitespace().take(3).collect();
-        out.push_str(&format!(
-            "\n  task {}: wchan {}",
-            head.join(" "),
-            wchan.trim()
-        ));
+        out.push_str(&format!("\n  task {t}: {state}, wchan {}", wchan.trim()));
     }
     out
 }
