@@ -14,6 +14,19 @@ fn p(path: &Path) -> &str {
     path_str(path)
 }
 
+/// `restore -d --import ARCHIVE --bundle BUNDLE ID`.
+fn import_args<'a>(archive: &'a Path, b: &'a Bundle, id: &'a str) -> [&'a str; 7] {
+    [
+        "restore",
+        "-d",
+        "--import",
+        p(archive),
+        "--bundle",
+        b.path_str(),
+        id,
+    ]
+}
+
 #[test]
 fn export_then_import_restores_the_container() {
     let rt = Runtime::cryo();
@@ -66,15 +79,7 @@ fn export_then_import_restores_the_container() {
 
     let id = unique_id("ar-copy");
     let r = rt.guard(&id);
-    let (out, _, _) = rt.output_detached(&[
-        "restore",
-        "-d",
-        "--import",
-        p(&archive),
-        "--bundle",
-        b.path_str(),
-        &id,
-    ]);
+    let (out, _, _) = rt.output_detached(&import_args(&archive, &b, &id));
     assert!(out.success(), "{out}");
     assert_eq!(r.status(), "running");
     let mut v = at;
@@ -151,15 +156,7 @@ fn truncated_or_tampered_archives_are_refused() {
     ] {
         let id = unique_id("ar-refused");
         let _g = rt.guard(&id);
-        let out = rt.run_fail(&[
-            "restore",
-            "-d",
-            "--import",
-            p(bad),
-            "--bundle",
-            b.path_str(),
-            &id,
-        ]);
+        let out = rt.run_fail(&import_args(bad, &b, &id));
         assert!(out.stderr.contains(want), "{}: {out}", bad.display());
         let out = rt.run_fail(&["state", &id]);
         assert!(out.stderr.contains("container does not exist"), "{out}");
@@ -191,15 +188,7 @@ fn an_imported_checkpoint_does_not_reopen_host_files() {
     rt.run_ok(&["checkpoint", "--export", p(&archive), &c.id]);
     let id = unique_id("ar-host-copy");
     let _r = rt.guard(&id);
-    let out = rt.run_fail(&[
-        "restore",
-        "-d",
-        "--import",
-        p(&archive),
-        "--bundle",
-        b.path_str(),
-        &id,
-    ]);
+    let out = rt.run_fail(&import_args(&archive, &b, &id));
     assert!(
         out.stderr.contains("does not reopen host files")
             && out.stderr.contains(path_str(&host_stdout)),
@@ -208,15 +197,7 @@ fn an_imported_checkpoint_does_not_reopen_host_files() {
     rt.run_fail(&["state", &id]);
     assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
     // With its stdio on files, as at the checkpoint, the import restores.
-    let (out, _, _) = rt.output_detached(&[
-        "restore",
-        "-d",
-        "--import",
-        p(&archive),
-        "--bundle",
-        b.path_str(),
-        &id,
-    ]);
+    let (out, _, _) = rt.output_detached(&import_args(&archive, &b, &id));
     assert!(out.success(), "{out}");
     assert_continues(&b, read_counter(&b));
 }
